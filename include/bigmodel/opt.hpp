@@ -1,0 +1,3 @@
+#pragma once
+// The whole library: #include <bigmodel/opt.hpp>.
+#include "core.hpp"
