@@ -4,4 +4,7 @@
 #include "core/cpu.hpp"
 #include "core/dtype.hpp"
 #include "core/half.hpp"
+#include "core/half_convert.hpp"
+#include "core/quant.hpp"
+#include "core/aligned_buffer.hpp"
 #include "core/error.hpp"

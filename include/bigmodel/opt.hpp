@@ -1,3 +1,4 @@
 #pragma once
 // The whole library: #include <bigmodel/opt.hpp>.
 #include "core.hpp"
+#include "tensor.hpp"
