@@ -14,4 +14,5 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/bigmodel-config-version.c
   COMPATIBILITY SameMinorVersion ARCH_INDEPENDENT)
 install(FILES ${PROJECT_BINARY_DIR}/bigmodel-config.cmake
               ${PROJECT_BINARY_DIR}/bigmodel-config-version.cmake
+              ${PROJECT_SOURCE_DIR}/cmake/bigmodel-deps.cmake
         DESTINATION ${CMAKE_INSTALL_DATADIR}/cmake/bigmodel)

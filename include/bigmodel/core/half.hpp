@@ -1,7 +1,9 @@
 #pragma once
 // IEEE binary16 (f16) and bfloat16 (bf16) storage types with exact conversions:
 // f32 -> f16/bf16 rounds to nearest, ties to even; overflow goes to Inf; subnormals are produced and read
-// exactly; NaN stays NaN (quieted, sign and top payload bits kept -- the same result as F16C's vcvtps2ph).
+// exactly; NaN stays NaN with its sign and the top bits of its payload. The quiet bit is added only when
+// the kept payload bits would all be zero (that pattern would read as Inf), so every f16/bf16 value,
+// signaling NaNs included, survives a round trip through f32 unchanged.
 // Bulk conversions of whole arrays live in half_convert.hpp (vectorized).
 
 #include <bit>
@@ -25,8 +27,10 @@ struct bf16 {
 
 [[nodiscard]] constexpr bf16 to_bf16(float f) noexcept {
   const std::uint32_t x = std::bit_cast<std::uint32_t>(f);
-  if ((x & 0x7FFFFFFFu) > 0x7F800000u)  // NaN: keep sign and top payload, force quiet so it cannot become Inf
-    return bf16{static_cast<std::uint16_t>((x >> 16) | 0x0040u)};
+  if ((x & 0x7FFFFFFFu) > 0x7F800000u) {  // NaN: truncate the payload, keep it a NaN
+    const auto h = static_cast<std::uint16_t>(x >> 16);
+    return bf16{static_cast<std::uint16_t>((h & 0x7Fu) ? h : (h | 0x40u))};
+  }
   // Round to nearest even: add 0x7FFF plus the lowest kept bit; a carry into the exponent is the right
   // answer (the largest finite values round up to Inf).
   const std::uint32_t rounded = x + 0x7FFFu + ((x >> 16) & 1u);
@@ -54,8 +58,10 @@ struct bf16 {
   const std::uint32_t x = std::bit_cast<std::uint32_t>(f);
   const std::uint16_t sign = static_cast<std::uint16_t>((x >> 16) & 0x8000u);
   const std::uint32_t ax = x & 0x7FFFFFFFu;
-  if (ax > 0x7F800000u)  // NaN
-    return f16{static_cast<std::uint16_t>(sign | 0x7E00u | ((ax >> 13) & 0x3FFu))};
+  if (ax > 0x7F800000u) {  // NaN: truncate the payload, keep it a NaN
+    const std::uint32_t payload = (ax >> 13) & 0x3FFu;
+    return f16{static_cast<std::uint16_t>(sign | 0x7C00u | (payload ? payload : 0x200u))};
+  }
   if (ax >= 0x477FF000u)  // >= 65520 (halfway past the largest finite, 65504): Inf, and Inf itself
     return f16{static_cast<std::uint16_t>(sign | 0x7C00u)};
   if (ax < 0x38800000u) {  // below the smallest normal f16 (2^-14): subnormal or zero

@@ -28,11 +28,17 @@ namespace detail::half_simd {
 #pragma GCC push_options
 #pragma GCC target("avx,f16c")
 #endif
-// Round-to-nearest-even conversion; returns how many elements it did (a multiple of 8).
+// Round-to-nearest-even conversion; returns how many elements it did (a multiple of 8). vcvtps2ph quiets
+// signaling NaNs, which our rule does not: a block holding a NaN is redone by the scalar function.
 inline std::size_t f32_to_f16_f16c(const float* src, f16* dst, std::size_t n) noexcept {
   std::size_t i = 0;
   for (; i + 8 <= n; i += 8) {
-    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m256 x = _mm256_loadu_ps(src + i);
+    if (_mm256_movemask_ps(_mm256_cmp_ps(x, x, _CMP_UNORD_Q)) != 0) {
+      for (std::size_t k = 0; k < 8; ++k) dst[i + k] = to_f16(src[i + k]);
+      continue;
+    }
+    const __m128i h = _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), h);
   }
   return i;
@@ -54,21 +60,28 @@ inline std::size_t f16_to_f32_f16c(const f16* src, float* dst, std::size_t n) no
 #else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw")
+// GCC 12's avx512fintrin.h trips -Wmaybe-uninitialized on its own _mm512_undefined_* (a known false positive).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
-// The scalar rounding rule on 16 lanes: bits + 0x7FFF + lsb, NaN lanes take the quieted top half instead.
+// The scalar rounding rule on 16 lanes: bits + 0x7FFF + lsb; NaN lanes keep their top half, made quiet
+// only when its payload bits are all zero.
 inline std::size_t f32_to_bf16_avx512(const float* src, bf16* dst, std::size_t n) noexcept {
   const __m512i lsb_mask = _mm512_set1_epi32(1);
   const __m512i bias = _mm512_set1_epi32(0x7FFF);
   const __m512i abs_mask = _mm512_set1_epi32(0x7FFFFFFF);
   const __m512i inf = _mm512_set1_epi32(0x7F800000);
   const __m512i quiet = _mm512_set1_epi32(0x00400000);
+  const __m512i payload = _mm512_set1_epi32(0x007F0000);
   std::size_t i = 0;
   for (; i + 16 <= n; i += 16) {
     const __m512i x = _mm512_loadu_si512(src + i);
     const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(x, 16), lsb_mask);
     const __m512i rounded = _mm512_add_epi32(_mm512_add_epi32(x, bias), lsb);
     const __mmask16 nan = _mm512_cmpgt_epu32_mask(_mm512_and_si512(x, abs_mask), inf);
-    const __m512i r = _mm512_mask_blend_epi32(nan, rounded, _mm512_or_si512(x, quiet));
+    const __mmask16 empty = _mm512_testn_epi32_mask(x, payload);
+    const __m512i nan_value = _mm512_mask_or_epi32(x, empty, x, quiet);
+    const __m512i r = _mm512_mask_blend_epi32(nan, rounded, nan_value);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + i), _mm512_cvtepi32_epi16(_mm512_srli_epi32(r, 16)));
   }
   return i;
@@ -76,6 +89,7 @@ inline std::size_t f32_to_bf16_avx512(const float* src, bf16* dst, std::size_t n
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
+#pragma GCC diagnostic pop
 #pragma GCC pop_options
 #endif
 #endif

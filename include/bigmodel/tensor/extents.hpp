@@ -87,19 +87,26 @@ class extents {
   }();
 
   constexpr void init(std::span<const index_type> v) noexcept {
-    if (v.size() == rank_dynamic() && v.size() != rank()) {
+    if constexpr (rank_dynamic() == 0) {
+      for (rank_type r = 0; r < v.size(); ++r) BIGMODEL_ASSERT(v[r] == static_sizes_[r]);
+    } else if (v.size() == rank_dynamic() && v.size() != rank()) {
       for (rank_type i = 0; i < v.size(); ++i) dynamic_[i] = v[i];
-      return;
-    }
-    for (rank_type r = 0; r < rank(); ++r) {
-      if (static_sizes_[r] == dyn)
-        dynamic_[dynamic_index_[r]] = v[r];
-      else
-        BIGMODEL_ASSERT(v[r] == static_sizes_[r]);
+    } else {
+      for (rank_type r = 0; r < rank(); ++r) {
+        if (static_sizes_[r] == dyn)
+          dynamic_[dynamic_index_[r]] = v[r];
+        else
+          BIGMODEL_ASSERT(v[r] == static_sizes_[r]);
+      }
     }
   }
 
-  [[no_unique_address]] std::array<index_type, rank_dynamic()> dynamic_{};
+  // std::array<T, 0> is not an empty class in every standard library: use a truly empty one.
+  struct no_sizes {
+    constexpr index_type operator[](std::size_t) const noexcept { return 0; }
+  };
+  [[no_unique_address]] std::conditional_t<rank_dynamic() == 0, no_sizes, std::array<index_type, rank_dynamic()>>
+      dynamic_{};
 };
 
 namespace detail {

@@ -20,11 +20,21 @@
 
 namespace bigmodel {
 
+namespace detail {
+template <class Granularity>
+constexpr bool axis_in_range(std::size_t rank) {
+  if constexpr (requires { Granularity::axis; })
+    return Granularity::axis < rank;
+  else
+    return true;
+}
+}  // namespace detail
+
 template <quantized_type Q, extents_type Extents, granularity Granularity>
 class qtensor {
  public:
   static constexpr std::size_t rank_ = Extents::rank();
-  static_assert(std::is_same_v<Granularity, per_tensor> || Granularity::axis < rank_,
+  static_assert(detail::axis_in_range<Granularity>(Extents::rank()),
                 "the quantization axis must be one of the tensor's dimensions");
 
   using value_type = Q;
