@@ -2,3 +2,4 @@
 // The whole library: #include <bigmodel/opt.hpp>.
 #include "core.hpp"
 #include "tensor.hpp"
+#include "kernels.hpp"

@@ -1,0 +1,151 @@
+#pragma once
+// The ISA-independent blocking around the register-tile kernels.
+//
+// Large M: A is cut into row blocks of at most ~256 KiB (they stay in L2 while all of B streams past), B into
+// blocks of about 256 columns; one task = one (row block, column block). Inside a task, each group of
+// register-tile panels of B (<= 48 columns x K, L2-resident) is reused by every row tile of the block.
+// M <= small_m (token-by-token decoding): one tile row of exactly M rows and wide tiles stream each weight
+// byte once -- the kernel is bound by the bytes of B it reads.
+// The tiling never depends on the thread count, so results are identical for any number of threads.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <new>
+
+#include "aligned_buffer.hpp"
+#include "gemm_args.hpp"
+#include "gemm_config.hpp"
+#include "parallel_for.hpp"
+#include "tile_kernels.hpp"
+
+namespace bigmodel::kernels::detail {
+
+struct gemm_plan {
+  const std::uint8_t* a;  // u8, K padded to whole groups
+  std::size_t lda;
+  std::size_t rows_per_tile, panels_per_tile;
+  std::size_t rows_per_block, panels_per_block;
+  std::size_t row_blocks, panel_blocks;
+};
+
+inline aligned_buffer& a_scratch() noexcept {
+  thread_local aligned_buffer buffer;
+  return buffer;
+}
+
+[[nodiscard]] inline resolved_epilogue resolve(const gemm_args& x) noexcept {
+  resolved_epilogue e;
+  const epilogue& ep = x.ep;
+  e.out = x.c_type;
+  e.colsum = x.b->column_sums();
+  // s8 activations run as u8 = a + 128, so the zero point in the u8 domain is zp + 128.
+  e.zero_point_shift = x.a_signed ? 128 : 0;
+  e.zero_point = ep.a_zero_point + e.zero_point_shift;
+  e.row_zero_point = ep.a_row_zero_point;
+  e.a_scale = ep.a_scale;
+  e.row_scale = ep.a_row_scale;
+  e.w_scale = ep.w_scale;
+  e.per_channel = ep.w_scale_per_channel;
+  e.bias = ep.bias;
+  e.act = ep.act;
+  e.inv_out_scale = 1.0f / ep.out_scale;
+  e.out_zero_point = ep.out_zero_point;
+  return e;
+}
+
+// u8 activations with K a multiple of 4 are read in place; others are copied once into a padded u8 copy.
+[[nodiscard]] inline bool prepare_a(const gemm_args& x, gemm_plan& plan) noexcept {
+  const std::size_t k = x.b->k(), kp = x.b->k_padded();
+  if (!x.a_signed && k == kp) {
+    plan.a = static_cast<const std::uint8_t*>(x.a);
+    plan.lda = x.lda;
+    return true;
+  }
+  aligned_buffer& buf = a_scratch();
+  try {
+    buf.reserve(x.m * kp);
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+  auto* dst = reinterpret_cast<std::uint8_t*>(buf.data());
+  const auto* src = static_cast<const std::uint8_t*>(x.a);
+  const std::uint8_t flip = x.a_signed ? 0x80 : 0x00;  // s8 -> u8 + 128 is a flip of the top bit
+  for (std::size_t i = 0; i < x.m; ++i) {
+    std::uint8_t* d = dst + i * kp;
+    const std::uint8_t* s = src + i * x.lda;
+    for (std::size_t j = 0; j < k; ++j) d[j] = static_cast<std::uint8_t>(s[j] ^ flip);
+    for (std::size_t j = k; j < kp; ++j) d[j] = 0;  // meets zero weights: adds nothing
+  }
+  plan.a = dst;
+  plan.lda = kp;
+  return true;
+}
+
+[[nodiscard]] inline gemm_plan make_plan(const gemm_config& cfg, std::size_t m, std::size_t kp, std::size_t panels) noexcept {
+  gemm_plan p{};
+  constexpr std::size_t a_block_bytes = 256 * 1024, block_columns = 256;
+  if (m <= cfg.small_m) {
+    p.rows_per_tile = m;
+    p.panels_per_tile = cfg.small_nb;
+    p.rows_per_block = m;
+  } else {
+    p.rows_per_tile = cfg.mr;
+    p.panels_per_tile = cfg.nb;
+    p.rows_per_block = std::max<std::size_t>(1, a_block_bytes / (kp * cfg.mr)) * cfg.mr;
+  }
+  p.panels_per_block = std::max<std::size_t>(1, block_columns / (cfg.nr * p.panels_per_tile)) * p.panels_per_tile;
+  p.row_blocks = (m + p.rows_per_block - 1) / p.rows_per_block;
+  p.panel_blocks = (panels + p.panels_per_block - 1) / p.panels_per_block;
+  return p;
+}
+
+inline void run_block(const isa_kernels& ks, const gemm_plan& plan, const gemm_args& x, const resolved_epilogue& e,
+                      std::size_t task) noexcept {
+  const packed_weights& b = *x.b;
+  const std::size_t nr = b.nr(), n = b.n(), k_groups = b.k_padded() / k_group;
+  const std::size_t r_begin = (task / plan.panel_blocks) * plan.rows_per_block;
+  const std::size_t r_end = std::min(x.m, r_begin + plan.rows_per_block);
+  const std::size_t p_begin = (task % plan.panel_blocks) * plan.panels_per_block;
+  const std::size_t p_end = std::min(b.panels(), p_begin + plan.panels_per_block);
+  const std::size_t c_size = out_size(x.c_type), ldc_bytes = x.ldc * c_size;
+  auto* c = static_cast<std::byte*>(x.c);
+  alignas(64) std::int32_t tile[max_tile_rows * max_tile_panels * 16];
+  for (std::size_t p = p_begin; p < p_end; p += plan.panels_per_tile) {
+    const std::size_t panels = std::min(plan.panels_per_tile, p_end - p);
+    const std::size_t n0 = p * nr, count = std::min(panels * nr, n - n0), ldt = panels * nr;
+    const tile_fn* row_of_kernels = nullptr;
+    for (std::size_t r = r_begin; r < r_end; r += plan.rows_per_tile) {
+      const std::size_t rows = std::min(plan.rows_per_tile, r_end - r);
+      row_of_kernels = ks.tiles[rows - 1].data();
+      row_of_kernels[panels - 1](plan.a + r * plan.lda, plan.lda, b.data() + p * b.panel_bytes(), b.panel_bytes(),
+                                 k_groups, tile, ldt);
+      for (std::size_t i = 0; i < rows; ++i)
+        ks.store(e, r + i, n0, count, tile + i * ldt, c + (r + i) * ldc_bytes + n0 * c_size);
+    }
+  }
+}
+
+// Assumes can_implement(x) == ok.
+[[nodiscard]] inline status run_blocked(const isa_kernels& ks, const gemm_config& cfg, const gemm_args& x,
+                                        const execution& ex) noexcept {
+  if (x.m == 0) return status::ok;
+  gemm_plan plan = make_plan(cfg, x.m, x.b->k_padded(), x.b->panels());
+  if (!prepare_a(x, plan)) return status::execution_failed;
+  const resolved_epilogue e = resolve(x);
+  const std::size_t tasks = plan.row_blocks * plan.panel_blocks;
+  if (!ex.parallel_for || tasks == 1) {
+    for (std::size_t t = 0; t < tasks; ++t) run_block(ks, plan, x, e, t);
+    return status::ok;
+  }
+  try {
+    ex.parallel_for(tasks, [&](std::size_t t) { run_block(ks, plan, x, e, t); });
+  } catch (...) {
+    return status::execution_failed;
+  }
+  return status::ok;
+}
+
+}  // namespace bigmodel::kernels::detail

@@ -1,0 +1,141 @@
+#pragma once
+// The dynamic-quantization Linear (what PyTorch's quantize_dynamic Linear and ONNX Runtime's
+// DynamicQuantizeLinear + MatMulInteger compute): quantize the f32 activations to u8 on the fly, per row or
+// per tensor, asymmetric over [min(x, 0), max(x, 0)]; run the int8 GEMM; dequantize, add bias, activate.
+//
+// Error: with s = (max - min) / 255 and zp = nearbyint(-min / s), every activation is represented within
+// s / 2 (x / s + zp lies in [-0.5, 255.5], so clamping to [0, 255] never moves a value by more than rounding
+// does). Hence |y - y_exact| <= (s_row / 2) * sum_k |w_scale[n] * W[k][n]| plus f32 rounding of the result,
+// where y_exact uses the dequantized weights. tests/kernels/linear_dynamic_test.cpp checks this bound.
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <xsimd/xsimd.hpp>
+
+#include "../core/error.hpp"
+#include "aligned_buffer.hpp"
+#include "gemm.hpp"
+
+namespace bigmodel::kernels {
+
+enum class granularity : std::uint8_t { per_row, per_tensor };
+
+struct linear_options {
+  granularity activations = granularity::per_row;
+  activation act = activation::none;
+  execution exec{};
+};
+
+struct activation_quantization {
+  float scale;
+  std::int32_t zero_point;
+};
+
+namespace detail {
+
+[[nodiscard]] inline activation_quantization choose_quantization(float lo, float hi) noexcept {
+  lo = std::min(lo, 0.0f);
+  hi = std::max(hi, 0.0f);
+  const float scale = (hi - lo) / 255.0f;
+  if (!(scale > 0.0f) || !std::isfinite(scale)) return {1.0f, 0};  // all zero (or non-finite input)
+  const float zp = std::nearbyint(-lo / scale);
+  return {scale, static_cast<std::int32_t>(std::clamp(zp, 0.0f, 255.0f))};
+}
+
+inline void min_max(const float* x, std::size_t k, float& lo, float& hi) noexcept {
+  using vec = xsimd::batch<float>;
+  std::size_t j = 0;
+  vec vlo(lo), vhi(hi);
+  for (; j + vec::size <= k; j += vec::size) {
+    const vec v = vec::load_unaligned(x + j);
+    vlo = xsimd::min(vlo, v);
+    vhi = xsimd::max(vhi, v);
+  }
+  alignas(64) float tl[vec::size], th[vec::size];
+  vlo.store_aligned(tl);
+  vhi.store_aligned(th);
+  for (std::size_t t = 0; t < vec::size; ++t) {
+    lo = std::min(lo, tl[t]);
+    hi = std::max(hi, th[t]);
+  }
+  for (; j < k; ++j) {
+    lo = std::min(lo, x[j]);
+    hi = std::max(hi, x[j]);
+  }
+}
+
+// q = clamp(nearbyint(x / s) + zp, 0, 255), computed as x * (1 / s) (at most 1e-4 of a step away from x / s).
+inline void quantize_row(const float* x, std::size_t k, activation_quantization q, std::uint8_t* out) noexcept {
+  using vec = xsimd::batch<float>;
+  const float inv = 1.0f / q.scale, lo = static_cast<float>(-q.zero_point), hi = static_cast<float>(255 - q.zero_point);
+  std::size_t j = 0;
+  alignas(64) std::int32_t tmp[vec::size];
+  for (; j + vec::size <= k; j += vec::size) {
+    vec v = vec::load_unaligned(x + j) * vec(inv);
+    v = xsimd::min(xsimd::max(v, vec(lo)), vec(hi));
+    (xsimd::nearbyint_as_int(v) + xsimd::batch<std::int32_t>(q.zero_point)).store_aligned(tmp);
+    for (std::size_t t = 0; t < vec::size; ++t) out[j + t] = static_cast<std::uint8_t>(tmp[t]);
+  }
+  for (; j < k; ++j) out[j] = static_cast<std::uint8_t>(requantize_scalar(x[j], inv, q.zero_point, 0, 255));
+}
+
+struct linear_scratch {
+  aligned_buffer q;
+  std::vector<float> scale;
+  std::vector<std::int32_t> zero_point;
+};
+inline linear_scratch& linear_buffers() {
+  thread_local linear_scratch s;
+  return s;
+}
+
+}  // namespace detail
+
+// y[m][n] = act(sum_k x[m][k] * w_scale[n] * W[k][n] + bias[n]) with x quantized to u8 on the fly.
+// w_scale: N entries if w_per_channel, else 1. bias_values (N entries) may be null.
+// Throws bigmodel::error: "kernels.bad_argument" for null x / y / w_scale or ldx < K or ldy < N, and the ids
+// of gemm() ("kernels.isa_mismatch", ...) when the GEMM cannot run.
+inline void linear_dynamic(std::size_t m, const float* x, std::size_t ldx, const packed_weights& w, const float* w_scale,
+                           bool w_per_channel, const float* bias_values, float* y, std::size_t ldy, const linear_options& opt = {}) {
+  const std::size_t k = w.k(), n = w.n();
+  const std::string ctx = "m=" + std::to_string(m) + " n=" + std::to_string(n) + " k=" + std::to_string(k);
+  require(!w.empty(), "kernels.empty_weights", "linear_dynamic: weights were never packed", ctx);
+  require(w_scale != nullptr, "kernels.bad_argument", "linear_dynamic: null weight scales", ctx);
+  if (m == 0) return;
+  require(x != nullptr && y != nullptr, "kernels.bad_argument", "linear_dynamic: null x or y", ctx);
+  require(ldx >= k && ldy >= n, "kernels.bad_argument", "linear_dynamic: leading dimension too small", ctx);
+
+  detail::linear_scratch& s = detail::linear_buffers();
+  s.q.reserve(m * k);
+  auto* q = reinterpret_cast<std::uint8_t*>(s.q.data());
+  epilogue ep = dequantize(1.0f, 0, w_scale, w_per_channel) | bias(bias_values) | epilogues::activation_t{opt.act};
+  if (opt.activations == granularity::per_row) {
+    s.scale.resize(m);
+    s.zero_point.resize(m);
+    for (std::size_t i = 0; i < m; ++i) {
+      float lo = x[i * ldx], hi = lo;
+      detail::min_max(x + i * ldx, k, lo, hi);
+      const activation_quantization aq = detail::choose_quantization(lo, hi);
+      s.scale[i] = aq.scale;
+      s.zero_point[i] = aq.zero_point;
+      detail::quantize_row(x + i * ldx, k, aq, q + i * k);
+    }
+    ep.a_row_scale = s.scale.data();
+    ep.a_row_zero_point = s.zero_point.data();
+  } else {
+    float lo = x[0], hi = lo;
+    for (std::size_t i = 0; i < m; ++i) detail::min_max(x + i * ldx, k, lo, hi);
+    const activation_quantization aq = detail::choose_quantization(lo, hi);
+    for (std::size_t i = 0; i < m; ++i) detail::quantize_row(x + i * ldx, k, aq, q + i * k);
+    ep.a_scale = aq.scale;
+    ep.a_zero_point = aq.zero_point;
+  }
+  gemm(m, static_cast<const std::uint8_t*>(q), k, w, y, ldy, ep, opt.exec);
+}
+
+}  // namespace bigmodel::kernels
