@@ -1,0 +1,6 @@
+#pragma once
+// Module header: file I/O, protobuf wire codec, ONNX models.
+#include "io/shared_bytes.hpp"
+#include "io/file.hpp"
+#include "io/protobuf.hpp"
+#include "io/onnx.hpp"
