@@ -3,3 +3,4 @@
 #include "core.hpp"
 #include "tensor.hpp"
 #include "kernels.hpp"
+#include "io.hpp"
