@@ -1,6 +1,7 @@
 // bigmodel-info: what the library sees of this machine, and a short exercise of the tensor core.
 #include <bigmodel/opt.hpp>
 
+#include <cmath>
 #include <cstdio>
 #include <vector>
 
@@ -12,7 +13,7 @@ int main() {
   // A 4 x 8 weight, quantized per output channel to int8 and group-wise to int4, then back.
   tensor<float, extents<4, 8>> w;
   for (std::size_t i = 0; i < 4; ++i)
-    for (std::size_t j = 0; j < 8; ++j) w(i, j) = (static_cast<float>(i) + 1.0f) * (static_cast<float>(j) - 3.5f) / 8.0f;
+    for (std::size_t j = 0; j < 8; ++j) w(i, j) = (static_cast<float>(i) + 1.0f) * std::sin(static_cast<float>(8 * i + j));
   const auto q8 = quantize<std::int8_t, per_channel<0>>(w.view());
   const auto q4 = quantize<s4x2, per_group<1, 4>>(w.view());
   const auto d8 = dequantize(q8), d4 = dequantize(q4);
