@@ -1,0 +1,116 @@
+// linear_dynamic against a double-precision matmul with the dequantized weights, within the bound that
+// activation quantization allows (derived in linear_dynamic.hpp):
+//   |y - y_ref| <= (s / 2) * sum_k |w_scale[n] * Wq[k][n]|  +  1e-5 * (sum_k |x_k * w_k| + |bias|)
+// where s is the row's (or tensor's) activation step (max(x, 0) - min(x, 0)) / 255; the second term is a
+// generous allowance for f32 rounding of the dequantized result.
+
+#include "test_support.hpp"
+
+#include <cmath>
+
+namespace {
+
+using namespace kt;
+
+void check_linear(std::size_t m, std::size_t n, std::size_t kk, k::granularity g, bool per_channel, k::activation act) {
+  INFO("M=" << m << " N=" << n << " K=" << kk << " per_row=" << (g == k::granularity::per_row)
+            << " per_channel=" << per_channel << " act=" << static_cast<int>(act));
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const std::size_t ldx = kk + 3, ldy = n + 2;
+  std::vector<float> x(m * ldx), wf(n * kk), bias(n);
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t t = 0; t < kk; ++t)  // rows of different ranges and an offset, so per-row matters
+      x[i * ldx + t] = normal(rng()) * static_cast<float>(1 + i % 5) + (i % 3 == 0 ? 2.0f : 0.0f);
+  for (auto& v : wf) v = normal(rng()) * 0.05f;
+  for (auto& b : bias) b = normal(rng());
+  // Symmetric int8 weights, per output channel or per tensor.
+  std::vector<float> w_scale(per_channel ? n : 1, 0.0f);
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t t = 0; t < kk; ++t) {
+      float& s = w_scale[per_channel ? j : 0];
+      s = std::max(s, std::abs(wf[j * kk + t]) / 127.0f);
+    }
+  std::vector<std::int8_t> wq(n * kk);
+  for (std::size_t j = 0; j < n; ++j)
+    for (std::size_t t = 0; t < kk; ++t)
+      wq[j * kk + t] = static_cast<std::int8_t>(std::nearbyint(wf[j * kk + t] / w_scale[per_channel ? j : 0]));
+
+  // Activation steps as the bound defines them.
+  std::vector<double> step(m);
+  double tlo = 0, thi = 0;
+  for (std::size_t i = 0; i < m; ++i) {
+    double lo = 0, hi = 0;
+    for (std::size_t t = 0; t < kk; ++t) {
+      lo = std::min<double>(lo, x[i * ldx + t]);
+      hi = std::max<double>(hi, x[i * ldx + t]);
+    }
+    step[i] = (hi - lo) / 255.0;
+    tlo = std::min(tlo, lo);
+    thi = std::max(thi, hi);
+  }
+  if (g == k::granularity::per_tensor)
+    for (auto& s : step) s = (thi - tlo) / 255.0;
+
+  for_each_isa([&](k::isa i) {
+    INFO("isa " << k::isa_name(i));
+    const auto packed = k::pack_weights(wq.data(), kk, n, kk, k::weight_layout::n_by_k);
+    std::vector<float> y(m * ldy);
+    k::linear_dynamic(m, x.data(), ldx, packed, w_scale.data(), per_channel, bias.data(), y.data(), ldy,
+                      {.activations = g, .act = act});
+    std::size_t bad = 0;
+    double worst = 0;
+    for (std::size_t r = 0; r < m; ++r)
+      for (std::size_t j = 0; j < n; ++j) {
+        double ref = bias[j], wabs = 0, mag = std::abs(bias[j]);
+        for (std::size_t t = 0; t < kk; ++t) {
+          const double wd = static_cast<double>(w_scale[per_channel ? j : 0]) * wq[j * kk + t];
+          ref += x[r * ldx + t] * wd;
+          wabs += std::abs(wd);
+          mag += std::abs(x[r * ldx + t] * wd);
+        }
+        double bound = 0.5 * step[r] * wabs * (1 + 1e-4) + 1e-5 * mag;
+        if (act == k::activation::relu) ref = std::max(ref, 0.0);  // 1-Lipschitz: the bound carries over
+        const double err = std::abs(y[r * ldy + j] - ref);
+        worst = std::max(worst, err / bound);
+        if (!(err <= bound)) ++bad;
+      }
+    INFO("worst error / bound " << worst);
+    CHECK(bad == 0);
+  });
+}
+
+}  // namespace
+
+TEST_CASE("linear_dynamic: within the activation quantization bound", "[kernels][linear_dynamic]") {
+  for (auto g : {k::granularity::per_row, k::granularity::per_tensor})
+    for (bool per_channel : {true, false}) {
+      check_linear(1, 33, 64, g, per_channel, k::activation::none);
+      check_linear(7, 65, 129, g, per_channel, k::activation::relu);
+      check_linear(40, 100, 255, g, per_channel, k::activation::none);
+    }
+}
+
+TEST_CASE("linear_dynamic: all-zero and constant rows", "[kernels][linear_dynamic]") {
+  const std::size_t n = 5, kk = 9;
+  std::vector<std::int8_t> w(n * kk, 3);
+  const float ws = 0.5f;
+  std::vector<float> x(2 * kk, 0.0f), y(2 * n, -1.0f);
+  for (std::size_t t = 0; t < kk; ++t) x[kk + t] = -2.0f;  // constant negative row: exactly representable
+  const auto packed = k::pack_weights(w.data(), kk, n, kk, k::weight_layout::n_by_k);
+  k::linear_dynamic(2, x.data(), kk, packed, &ws, false, nullptr, y.data(), n);
+  for (std::size_t j = 0; j < n; ++j) {
+    CHECK(y[j] == 0.0f);
+    CHECK(y[n + j] == Approx(-2.0 * 3 * 0.5 * kk).epsilon(1e-6));
+  }
+}
+
+TEST_CASE("linear_dynamic: bad arguments throw bigmodel::error", "[kernels][linear_dynamic]") {
+  std::vector<std::int8_t> w(4 * 8, 1);
+  const auto packed = k::pack_weights(w.data(), 8, 4, 8, k::weight_layout::n_by_k);
+  std::vector<float> x(8), y(4);
+  const float s = 1.0f;
+  CHECK_THROWS_AS(k::linear_dynamic(1, x.data(), 8, packed, nullptr, false, nullptr, y.data(), 4), bigmodel::error);
+  CHECK_THROWS_AS(k::linear_dynamic(1, x.data(), 7, packed, &s, false, nullptr, y.data(), 4), bigmodel::error);
+  CHECK_THROWS_AS(k::linear_dynamic(1, nullptr, 8, packed, &s, false, nullptr, y.data(), 4), bigmodel::error);
+  CHECK_THROWS_AS(k::linear_dynamic(1, x.data(), 8, k::packed_weights{}, &s, false, nullptr, y.data(), 4), bigmodel::error);
+}
