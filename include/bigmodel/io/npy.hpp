@@ -129,11 +129,12 @@ struct npy_array {
             "data size does not match shape and type", "npy_array");
   }
   [[nodiscard]] std::int64_t checked_count() const {
+    for (auto d : shape) require(d >= 0, "npy.bad_header", "negative dimension", "npy_array");
+    if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
     std::int64_t n = 1;
     for (auto d : shape) {
-      require(d >= 0, "npy.bad_header", "negative dimension", "npy_array");
-      require(d == 0 || n <= std::numeric_limits<std::int64_t>::max() / d, "npy.shape_overflow",
-              "element count overflows", "npy_array");
+      require(n <= std::numeric_limits<std::int64_t>::max() / d, "npy.shape_overflow", "element count overflows",
+              "npy_array");
       n *= d;
     }
     return n;
@@ -330,9 +331,11 @@ class header_parser {
   require(e != nullptr, "npy.unsupported_dtype", "element type " + std::string(name(a.type)) + " cannot be stored in .npy",
           std::string(context));
   std::int64_t n = 1;
+  for (auto d : a.shape) require(d >= 0, "npy.bad_header", "negative dimension " + std::to_string(d), std::string(context));
+  if (std::find(a.shape.begin(), a.shape.end(), 0) != a.shape.end()) n = 0;
   for (auto d : a.shape) {
-    require(d >= 0, "npy.bad_header", "negative dimension " + std::to_string(d), std::string(context));
-    require(d == 0 || n <= std::numeric_limits<std::int64_t>::max() / d, "npy.shape_overflow", "element count overflows",
+    if (n == 0) break;
+    require(n <= std::numeric_limits<std::int64_t>::max() / d, "npy.shape_overflow", "element count overflows",
             std::string(context));
     n *= d;
   }
@@ -417,9 +420,12 @@ class header_parser {
   npy_array a;
   a.type = e->type;
   a.shape = std::move(h.shape);
-  std::uint64_t n = 1;
+  // Element count; a shape with a zero dimension holds nothing, however large the others.
+  const bool empty = std::find(a.shape.begin(), a.shape.end(), 0) != a.shape.end();
+  std::uint64_t n = empty ? 0 : 1;
   for (auto d : a.shape) {
-    if (d != 0 && n > std::numeric_limits<std::uint64_t>::max() / static_cast<std::uint64_t>(d))
+    if (empty) break;
+    if (n > std::numeric_limits<std::uint64_t>::max() / static_cast<std::uint64_t>(d))
       throw error("npy.shape_overflow", "shape " + shape_repr(a.shape) + " overflows", where(context, hstart));
     n *= static_cast<std::uint64_t>(d);
   }
