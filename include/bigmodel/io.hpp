@@ -1,6 +1,7 @@
 #pragma once
-// Module header: file I/O, protobuf wire codec, ONNX models.
+// Module header: file I/O, protobuf wire codec, ONNX models, NumPy .npy files.
 #include "io/shared_bytes.hpp"
 #include "io/file.hpp"
 #include "io/protobuf.hpp"
 #include "io/onnx.hpp"
+#include "io/npy.hpp"
