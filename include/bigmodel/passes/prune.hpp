@@ -1,0 +1,7 @@
+#pragma once
+// Module header: pruning (masks, scores, methods, parameter-level pass).
+#include "prune/mask.hpp"
+#include "prune/methods.hpp"
+#include "prune/parameters.hpp"
+#include "prune/scores.hpp"
+#include "prune/graph_pruning.hpp"
