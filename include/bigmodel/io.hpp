@@ -4,4 +4,5 @@
 #include "io/file.hpp"
 #include "io/protobuf.hpp"
 #include "io/onnx.hpp"
+#include "io/onnx_graph.hpp"
 #include "io/npy.hpp"

@@ -4,3 +4,5 @@
 #include "tensor.hpp"
 #include "kernels.hpp"
 #include "io.hpp"
+#include "graph.hpp"
+#include "runtime.hpp"

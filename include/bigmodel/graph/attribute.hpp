@@ -70,6 +70,11 @@ constexpr void for_each_field(F&& f) {
 namespace detail {
 
 template <class T>
+inline constexpr bool is_optional_v = false;
+template <class T>
+inline constexpr bool is_optional_v<std::optional<T>> = true;
+
+template <class T>
 bool attribute_to_member(const attribute_value& v, T& out) {
   if constexpr (std::is_same_v<T, float>) {
     if (auto p = std::get_if<float>(&v)) return out = *p, true;
@@ -78,7 +83,7 @@ bool attribute_to_member(const attribute_value& v, T& out) {
   } else if constexpr (std::is_same_v<T, bool> || std::is_integral_v<T> || std::is_enum_v<T>) {
     if (auto p = std::get_if<std::int64_t>(&v)) return out = static_cast<T>(*p), true;
     return false;
-  } else if constexpr (requires { typename T::value_type; } && std::is_same_v<T, std::optional<typename T::value_type>>) {
+  } else if constexpr (is_optional_v<T>) {
     typename T::value_type inner{};
     if (!attribute_to_member(v, inner)) return false;
     out = std::move(inner);
@@ -95,7 +100,7 @@ std::optional<attribute_value> member_to_attribute(const T& m) {
   if constexpr (std::is_same_v<T, float>) return attribute_value{m};
   else if constexpr (std::is_same_v<T, bool> || std::is_integral_v<T> || std::is_enum_v<T>)
     return attribute_value{static_cast<std::int64_t>(m)};
-  else if constexpr (requires { typename T::value_type; } && std::is_same_v<T, std::optional<typename T::value_type>>) {
+  else if constexpr (is_optional_v<T>) {
     if (!m) return std::nullopt;
     return member_to_attribute(*m);
   } else return attribute_value{m};

@@ -92,6 +92,7 @@ struct basic_node {
   std::vector<std::string> attribute_order;  // attribute names as the source listed them
   std::string doc_string;
   bool alive = true;
+  std::any source;  // importer's proto-level node, written back verbatim while the op is unchanged
 };
 
 template <class OpSet = default_op_set>
@@ -124,6 +125,13 @@ class basic_computation_graph {
     info.shape = to_symbolic(t.shape());
     info.initializer = std::move(t);
     return v;
+  }
+
+  // Makes an existing value (an initializer, in models of IR < 4) a graph input as well.
+  void mark_input(value_id v) {
+    auto& info = at(v);
+    if (!info.is_input) inputs_.push_back(v);
+    info.is_input = true;
   }
 
   void mark_output(value_id v) {
@@ -216,7 +224,7 @@ class basic_computation_graph {
     if (!name.empty()) node_names_.insert(name);
     for (std::uint32_t s = 0; s < inputs.size(); ++s)
       if (inputs[s].valid()) at(inputs[s]).uses.push_back({n, s});
-    nodes_.push_back(node_type{std::move(op), std::move(name), std::move(inputs), std::move(outputs), {}, {}, {}, true});
+    nodes_.push_back(node_type{std::move(op), std::move(name), std::move(inputs), std::move(outputs), {}, {}, {}, true, {}});
     return n;
   }
   // By names ("" = omitted optional input); values are created on first mention.

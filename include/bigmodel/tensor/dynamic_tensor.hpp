@@ -106,6 +106,8 @@ class dynamic_tensor {
   [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
   [[nodiscard]] bool empty() const noexcept { return data_ == nullptr; }
   [[nodiscard]] bool is_view() const noexcept { return read_only_; }
+  // True when this object is the only owner of its storage (a runtime may then reuse it).
+  [[nodiscard]] bool unique() const noexcept { return storage_ && storage_.use_count() == 1; }
   // True when both refer to the same memory (copies alias).
   [[nodiscard]] bool shares_storage_with(const dynamic_tensor& o) const noexcept { return data_ == o.data_; }
 

@@ -1,0 +1,123 @@
+#pragma once
+// What a runtime kernel sees: its node's input tensors, output slots to fill, and a description of the
+// node for error messages. Kernels get their op struct and this context:
+//   void run(const ops::relu&, kernel_context&);
+// Output buffers are reused across runs when dtype and shape repeat and nobody else holds them.
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "../core/error.hpp"
+#include "../tensor/dynamic_tensor.hpp"
+
+namespace bigmodel::runtime {
+
+class kernel_context {
+ public:
+  std::vector<const dynamic_tensor*> inputs;  // nullptr: omitted optional input
+  std::vector<dynamic_tensor*> outputs;
+  const std::string* where = nullptr;  // "node 'x' (Gemm)"
+
+  [[nodiscard]] bool has(std::size_t i) const { return i < inputs.size() && inputs[i] && !inputs[i]->empty(); }
+  [[nodiscard]] const dynamic_tensor& in(std::size_t i) const {
+    if (!has(i)) fail("runtime.missing_input", "required input " + std::to_string(i) + " is missing");
+    return *inputs[i];
+  }
+  [[nodiscard]] std::size_t output_count() const { return outputs.size(); }
+
+  // A writable output buffer of this type and shape (zeroed only when freshly allocated).
+  dynamic_tensor& out(std::size_t i, dtype t, const shape_t& s) {
+    auto& slot = *outputs.at(i);
+    if (!(slot.unique() && slot.type() == t && slot.shape() == s)) slot = dynamic_tensor(t, s);
+    return slot;
+  }
+  // The output shares the input's storage (Reshape, Identity...): no copy.
+  void alias(std::size_t i, const dynamic_tensor& t) { *outputs.at(i) = t; }
+
+  [[noreturn]] void fail(const std::string& id, const std::string& message) const {
+    throw error(id, message, where ? *where : std::string{});
+  }
+  void check(bool cond, const std::string& message) const {
+    if (!cond) fail("runtime.bad_input", message);
+  }
+  // The input as f32 (throws naming the node when it is not).
+  [[nodiscard]] std::span<const float> f32(std::size_t i) const {
+    const auto& t = in(i);
+    if (t.type() != dtype::f32)
+      fail("runtime.dtype_mismatch", "input " + std::to_string(i) + " must be f32, got " + std::string(name(t.type())));
+    return t.span<float>();
+  }
+  [[nodiscard]] std::int64_t axis(std::int64_t a, std::size_t rank) const {
+    const auto r = static_cast<std::int64_t>(rank);
+    if (a < -r || a >= std::max<std::int64_t>(r, 1)) fail("runtime.bad_axis", "axis " + std::to_string(a) + " out of range for rank " + std::to_string(r));
+    return a < 0 ? a + r : a;
+  }
+};
+
+// Row-major strides of a shape.
+[[nodiscard]] inline std::vector<std::int64_t> strides_of(const shape_t& s) {
+  std::vector<std::int64_t> st(s.size(), 1);
+  for (std::size_t i = s.size(); i-- > 1;) st[i - 1] = st[i] * s[i];
+  return st;
+}
+
+// NumPy broadcast of shapes; throws runtime.shape_mismatch.
+[[nodiscard]] inline shape_t broadcast_shapes(const std::vector<const shape_t*>& shapes, const kernel_context& c) {
+  std::size_t rank = 0;
+  for (auto* s : shapes) rank = std::max(rank, s->size());
+  shape_t out(rank, 1);
+  for (auto* s : shapes)
+    for (std::size_t i = 0; i < s->size(); ++i) {
+      auto& o = out[rank - s->size() + i];
+      const auto d = (*s)[i];
+      if (d == o || d == 1) continue;
+      if (o == 1) o = d;
+      else c.fail("runtime.shape_mismatch", "cannot broadcast " + to_string(*s) + " to " + to_string(out));
+    }
+  return out;
+}
+
+// Strides of `s` when broadcast to `out` (0 on broadcast dims).
+[[nodiscard]] inline std::vector<std::int64_t> broadcast_strides(const shape_t& s, const shape_t& out) {
+  std::vector<std::int64_t> st(out.size(), 0);
+  const auto own = strides_of(s);
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const std::size_t o = out.size() - s.size() + i;
+    st[o] = s[i] == 1 ? 0 : own[i];
+  }
+  return st;
+}
+
+// Calls f(offsets...) for each output element in order, with each input's element offset.
+template <std::size_t N, class F>
+void for_each_broadcast(const shape_t& out, const std::array<std::vector<std::int64_t>, N>& strides, F&& f) {
+  const std::size_t rank = out.size();
+  const std::int64_t total = [&] { std::int64_t n = 1; for (auto d : out) n *= d; return n; }();
+  if (total == 0) return;
+  std::vector<std::int64_t> idx(rank, 0);
+  std::array<std::int64_t, N> off{};
+  const std::int64_t inner = rank ? out[rank - 1] : 1;
+  std::array<std::int64_t, N> inner_stride{};
+  for (std::size_t k = 0; k < N; ++k) inner_stride[k] = rank ? strides[k][rank - 1] : 0;
+  for (std::int64_t done = 0; done < total; done += inner) {
+    auto o = off;
+    for (std::int64_t j = 0; j < inner; ++j) {
+      f(o);
+      for (std::size_t k = 0; k < N; ++k) o[k] += inner_stride[k];
+    }
+    // advance the outer index (all dims but the last)
+    for (std::size_t d = rank - 1; d-- > 0;) {
+      ++idx[d];
+      for (std::size_t k = 0; k < N; ++k) off[k] += strides[k][d];
+      if (idx[d] < out[d]) break;
+      for (std::size_t k = 0; k < N; ++k) off[k] -= strides[k][d] * out[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+}  // namespace bigmodel::runtime

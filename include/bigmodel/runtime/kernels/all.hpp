@@ -1,0 +1,15 @@
+#pragma once
+// Every built-in kernel. Each op's kernel lives in its own small header so faster ones can replace it.
+#include "activation.hpp"
+#include "attention.hpp"
+#include "batch_norm.hpp"
+#include "conv.hpp"
+#include "elementwise.hpp"
+#include "gelu.hpp"
+#include "layer_norm.hpp"
+#include "matmul.hpp"
+#include "pool.hpp"
+#include "quantize.hpp"
+#include "reduce.hpp"
+#include "shape_ops.hpp"
+#include "softmax.hpp"

@@ -1,0 +1,68 @@
+#pragma once
+// MaxPool, AveragePool (2-D, pads, strides, ceil_mode, count_include_pad), GlobalAveragePool.
+
+#include <limits>
+
+#include "conv.hpp"
+
+namespace bigmodel::runtime::kernels {
+
+template <class Op, class Init, class Step, class Finish>
+void pool2d(const Op& op, kernel_context& c, Init init, Step step, Finish finish) {
+  const auto& tx = c.in(0);
+  c.check(tx.rank() == 4, "only 2-D pooling is supported (input " + to_string(tx.shape()) + ")");
+  c.check(op.kernel_shape.size() == 2, "pooling needs a 2-D kernel_shape");
+  const auto x = c.f32(0);
+  const std::int64_t n = tx.dim(0), ch = tx.dim(1), h = tx.dim(2), w = tx.dim(3);
+  const auto win = resolve_window(op, h, w, op.kernel_shape[0], op.kernel_shape[1], op.ceil_mode != 0, c);
+  auto y = c.out(0, dtype::f32, {n, ch, win.oh, win.ow}).template mutable_span<float>();
+  for (std::int64_t p = 0; p < n * ch; ++p) {
+    const float* src = x.data() + p * h * w;
+    float* dst = y.data() + p * win.oh * win.ow;
+    for (std::int64_t oy = 0; oy < win.oh; ++oy)
+      for (std::int64_t ox = 0; ox < win.ow; ++ox) {
+        auto acc = init();
+        std::int64_t inside = 0, padded = 0;
+        for (std::int64_t ky = 0; ky < win.kh; ++ky)
+          for (std::int64_t kx = 0; kx < win.kw; ++kx) {
+            const std::int64_t iy = oy * win.sh - win.pt + ky * win.dh, ix = ox * win.sw - win.pl + kx * win.dw;
+            if (iy < h + win.pb && ix < w + win.pr && iy >= -win.pt && ix >= -win.pl) ++padded;
+            if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+            step(acc, src[iy * w + ix]);
+            ++inside;
+          }
+        dst[oy * win.ow + ox] = finish(acc, inside, padded);
+      }
+  }
+}
+
+inline void run(const ops::max_pool& op, kernel_context& c) {
+  c.check(c.output_count() == 1, "MaxPool indices output is not supported");
+  pool2d(op, c, [] { return -std::numeric_limits<float>::infinity(); }, [](float& a, float v) { a = std::max(a, v); },
+         [](float a, std::int64_t, std::int64_t) { return a; });
+}
+
+inline void run(const ops::average_pool& op, kernel_context& c) {
+  const bool include_pad = op.count_include_pad != 0;
+  pool2d(op, c, [] { return 0.0f; }, [](float& a, float v) { a += v; },
+         [=](float a, std::int64_t inside, std::int64_t padded) {
+           return a / static_cast<float>(std::max<std::int64_t>(include_pad ? padded : inside, 1));
+         });
+}
+
+inline void run(const ops::global_average_pool&, kernel_context& c) {
+  const auto& tx = c.in(0);
+  c.check(tx.rank() >= 3, "GlobalAveragePool input must be at least 3-D");
+  const auto x = c.f32(0);
+  shape_t os = tx.shape();
+  std::int64_t inner = 1;
+  for (std::size_t d = 2; d < os.size(); ++d) inner *= os[d], os[d] = 1;
+  auto y = c.out(0, dtype::f32, os).mutable_span<float>();
+  for (std::size_t p = 0; p < y.size(); ++p) {
+    double s = 0;
+    for (std::int64_t i = 0; i < inner; ++i) s += x[p * static_cast<std::size_t>(inner) + static_cast<std::size_t>(i)];
+    y[p] = static_cast<float>(s / static_cast<double>(inner));
+  }
+}
+
+}  // namespace bigmodel::runtime::kernels

@@ -1,0 +1,215 @@
+#pragma once
+// bigmodel::session: runs a computation graph.
+//
+//   bigmodel::session s{g};                               // compiles a plan; shares g's weights (no copy)
+//   auto y = s.run({{"input", x}});                       // y["logits"] or y[0]
+//
+// Thread safety: a session owns the buffers it reuses between runs, so run() is NOT safe to call on one
+// session from several threads at once. Give each thread its own session: sessions made with
+// `session(other.plan())` (or copies) share one immutable plan -- graph and weights -- and only own their
+// buffers. Tensors returned by run() are the caller's: the next run never overwrites them.
+//
+// Kernels: ops dispatch to runtime::kernels::run(op, ctx); a user op type gets its kernel from a member
+// `op.run(ctx)` or an ADL free function `run_op(op, ctx)`. Opaque ops (what the importer did not know)
+// are refused when the session is built, with an error naming the node and op type.
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "../graph/topology.hpp"
+#include "kernel_context.hpp"
+#include "kernels/all.hpp"
+
+namespace bigmodel {
+
+// Named tensors, in order (graph outputs come back in the graph's output order).
+class named_tensors {
+ public:
+  named_tensors() = default;
+  named_tensors(std::initializer_list<std::pair<std::string, dynamic_tensor>> items) : items_(items) {}
+  void emplace(std::string name, dynamic_tensor t) { items_.emplace_back(std::move(name), std::move(t)); }
+  [[nodiscard]] const dynamic_tensor& operator[](std::string_view name) const {
+    for (const auto& [n, t] : items_)
+      if (n == name) return t;
+    throw error("runtime.unknown_output", "no tensor with this name", "'" + std::string(name) + "'");
+  }
+  [[nodiscard]] const dynamic_tensor& operator[](std::size_t i) const { return items_.at(i).second; }
+  [[nodiscard]] std::size_t size() const noexcept { return items_.size(); }
+  [[nodiscard]] auto begin() const noexcept { return items_.begin(); }
+  [[nodiscard]] auto end() const noexcept { return items_.end(); }
+
+ private:
+  std::vector<std::pair<std::string, dynamic_tensor>> items_;
+};
+
+namespace runtime {
+
+template <class Op>
+concept has_member_kernel = requires(const Op& op, kernel_context& c) { op.run(c); };
+template <class Op>
+concept has_adl_kernel = requires(const Op& op, kernel_context& c) { run_op(op, c); };
+template <class Op>
+concept has_builtin_kernel = requires(const Op& op, kernel_context& c) { kernels::run(op, c); };
+template <class Op>
+concept runnable_op = has_member_kernel<Op> || has_adl_kernel<Op> || has_builtin_kernel<Op>;
+
+// The compiled form of a graph: nodes in execution order with their value slots. Immutable once built.
+template <class OpSet>
+struct plan {
+  using op_type = typename OpSet::variant;
+  struct step {
+    op_type op;
+    std::vector<int> inputs, outputs;  // slot indices, -1 = omitted
+    std::string where;
+    bool aliases = false;  // output may share its input's storage
+  };
+  struct input_slot {
+    std::string name;
+    int slot;
+    dtype type;
+    std::optional<symbolic_shape> shape;
+  };
+  std::vector<step> steps;
+  std::vector<input_slot> inputs;
+  std::vector<std::pair<std::string, int>> outputs;
+  std::vector<std::pair<int, dynamic_tensor>> constants;  // initializers
+  std::size_t slot_count = 0;
+
+  explicit plan(const basic_computation_graph<OpSet>& g) {
+    validate_structure(g);
+    std::unordered_map<std::uint32_t, int> slot_of;
+    auto slot = [&](value_id v) -> int {
+      if (!v.valid()) return -1;
+      auto [it, fresh] = slot_of.emplace(v.index, static_cast<int>(slot_count));
+      if (fresh) ++slot_count;
+      return it->second;
+    };
+    for (auto v : g.graph_inputs())
+      if (!g.at(v).initializer) inputs.push_back({g.name_of(v), slot(v), g.at(v).type, g.at(v).shape});
+    for (auto v : g.initializers()) constants.emplace_back(slot(v), *g.at(v).initializer);
+    for (auto n : topological_order(g)) {
+      const auto& nd = g.at(n);
+      step s{nd.op, {}, {}, g.describe(n), false};
+      std::visit([&](const auto& op) {
+        using Op = std::decay_t<decltype(op)>;
+        if constexpr (std::is_same_v<Op, ops::opaque>)
+          throw error("runtime.unsupported_op", "the runtime has no kernel for this op",
+                      s.where + (op.domain.empty() ? "" : ", domain '" + op.domain + "'"));
+        else if constexpr (!runnable_op<Op>)
+          throw error("runtime.unsupported_op", "the runtime has no kernel for this op", s.where);
+        s.aliases = std::is_same_v<Op, ops::reshape> || std::is_same_v<Op, ops::flatten> ||
+                    std::is_same_v<Op, ops::squeeze> || std::is_same_v<Op, ops::unsqueeze> ||
+                    std::is_same_v<Op, ops::identity> || std::is_same_v<Op, ops::dropout> ||
+                    std::is_same_v<Op, ops::cast> || std::is_same_v<Op, ops::constant> ||
+                    std::is_same_v<Op, ops::reduce_mean> || std::is_same_v<Op, ops::reduce_sum>;
+      }, nd.op);
+      for (auto v : nd.inputs) s.inputs.push_back(slot(v));
+      for (auto v : nd.outputs) s.outputs.push_back(slot(v));
+      steps.push_back(std::move(s));
+    }
+    for (auto v : g.graph_outputs()) outputs.emplace_back(g.name_of(v), slot(v));
+  }
+};
+
+}  // namespace runtime
+
+template <class OpSet = default_op_set>
+class basic_session {
+ public:
+  using plan_type = runtime::plan<OpSet>;
+
+  explicit basic_session(const basic_computation_graph<OpSet>& g) : basic_session(std::make_shared<const plan_type>(g)) {}
+  explicit basic_session(std::shared_ptr<const plan_type> p) : plan_(std::move(p)), slots_(plan_->slot_count) {
+    for (const auto& [s, t] : plan_->constants) slots_[static_cast<std::size_t>(s)] = t;
+  }
+  // A copy shares the plan (graph and weights) and gets its own buffers.
+  basic_session(const basic_session& o) : basic_session(o.plan_) {}
+  basic_session& operator=(const basic_session& o) {
+    if (this != &o) *this = basic_session(o.plan_);
+    return *this;
+  }
+  basic_session(basic_session&&) noexcept = default;
+  basic_session& operator=(basic_session&&) noexcept = default;
+
+  [[nodiscard]] const std::shared_ptr<const plan_type>& plan() const noexcept { return plan_; }
+  [[nodiscard]] std::vector<std::string> input_names() const {
+    std::vector<std::string> v;
+    for (const auto& i : plan_->inputs) v.push_back(i.name);
+    return v;
+  }
+  [[nodiscard]] std::vector<std::string> output_names() const {
+    std::vector<std::string> v;
+    for (const auto& [n, s] : plan_->outputs) v.push_back(n);
+    return v;
+  }
+
+  // Runs the graph on named inputs; returns the graph outputs by name, in the graph's order.
+  named_tensors run(const named_tensors& feeds) {
+    bind(feeds);
+    runtime::kernel_context ctx;
+    for (const auto& st : plan_->steps) {
+      ctx.inputs.clear();
+      ctx.outputs.clear();
+      for (int s : st.inputs) ctx.inputs.push_back(s < 0 ? nullptr : &slots_[static_cast<std::size_t>(s)]);
+      for (int s : st.outputs) ctx.outputs.push_back(&slots_[static_cast<std::size_t>(s)]);
+      ctx.where = &st.where;
+      std::visit([&](const auto& op) { dispatch(op, ctx); }, st.op);
+    }
+    named_tensors out;
+    for (const auto& [n, s] : plan_->outputs) out.emplace(n, slots_[static_cast<std::size_t>(s)]);
+    // Views into inputs / shared storage are dropped so buffers of producers become reusable next run.
+    for (const auto& st : plan_->steps)
+      if (st.aliases)
+        for (int s : st.outputs) slots_[static_cast<std::size_t>(s)] = dynamic_tensor{};
+    for (const auto& i : plan_->inputs) slots_[static_cast<std::size_t>(i.slot)] = dynamic_tensor{};
+    return out;
+  }
+  named_tensors run(std::initializer_list<std::pair<std::string, dynamic_tensor>> feeds) {
+    return run(named_tensors(feeds));
+  }
+
+ private:
+  template <class Op>
+  static void dispatch(const Op& op, runtime::kernel_context& ctx) {
+    if constexpr (runtime::has_member_kernel<Op>) op.run(ctx);
+    else if constexpr (runtime::has_adl_kernel<Op>) run_op(op, ctx);
+    else if constexpr (runtime::has_builtin_kernel<Op>) runtime::kernels::run(op, ctx);
+    else ctx.fail("runtime.unsupported_op", "the runtime has no kernel for this op");
+  }
+
+  void bind(const named_tensors& feeds) {
+    for (const auto& in : plan_->inputs) {
+      const dynamic_tensor* t = nullptr;
+      for (const auto& [n, v] : feeds)
+        if (n == in.name) t = &v;
+      if (!t) throw error("runtime.missing_input", "graph input not fed", "input '" + in.name + "'");
+      if (in.type != dtype::undefined && t->type() != in.type)
+        throw error("runtime.dtype_mismatch", "input has the wrong element type",
+                    "input '" + in.name + "': expected " + std::string(name(in.type)) + ", got " + std::string(name(t->type())));
+      if (in.shape) {
+        bool ok = in.shape->size() == t->rank();
+        for (std::size_t d = 0; ok && d < t->rank(); ++d) ok = !(*in.shape)[d].known() || (*in.shape)[d].value == t->dim(d);
+        if (!ok)
+          throw error("runtime.shape_mismatch", "input has the wrong shape",
+                      "input '" + in.name + "': expected " + to_string(*in.shape) + ", got " + to_string(t->shape()));
+      }
+      slots_[static_cast<std::size_t>(in.slot)] = *t;
+    }
+    for (const auto& [n, v] : feeds) {
+      bool known = false;
+      for (const auto& in : plan_->inputs) known = known || in.name == n;
+      if (!known) throw error("runtime.unknown_input", "no graph input with this name", "input '" + n + "'");
+    }
+  }
+
+  std::shared_ptr<const plan_type> plan_;
+  std::vector<dynamic_tensor> slots_;
+};
+
+using session = basic_session<>;
+
+}  // namespace bigmodel
