@@ -1,0 +1,165 @@
+#pragma once
+// bigmodel-opt optimize IN.onnx -o OUT.onnx [--optimize LEVEL] [--prune METHOD:AMOUNT ...] [--quantize SCHEME]
+//                       [--calibration FILE.npy ...] [--exclude PATTERN ...] [--report REPORT.json]
+
+#include <bigmodel/graph.hpp>
+#include <bigmodel/io/file.hpp>
+#include <bigmodel/io/onnx_graph.hpp>
+#include <bigmodel/passes/prune.hpp>
+#include <bigmodel/runtime/calibration.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "args.hpp"
+#include "report.hpp"
+#include "tensors.hpp"
+
+namespace cli {
+
+// Shell-style pattern with '*' (any run) and '?' (one character).
+inline bool glob_match(std::string_view p, std::string_view s) {
+  std::size_t pi = 0, si = 0, star = std::string_view::npos, mark = 0;
+  while (si < s.size()) {
+    if (pi < p.size() && (p[pi] == '?' || p[pi] == s[si])) ++pi, ++si;
+    else if (pi < p.size() && p[pi] == '*') star = pi++, mark = si;
+    else if (star != std::string_view::npos) pi = star + 1, si = ++mark;
+    else return false;
+  }
+  while (pi < p.size() && p[pi] == '*') ++pi;
+  return pi == p.size();
+}
+
+inline double parse_amount(const std::string& s, const std::string& spec) {
+  std::size_t used = 0;
+  double v = 0;
+  try {
+    v = std::stod(s, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != s.size() || s.empty() || !(v >= 0.0 && v <= 1.0))
+    throw usage_error("--prune " + spec + ": the amount must be a fraction in [0, 1]");
+  return v;
+}
+
+// METHOD:AMOUNT -> a pruning configuration. N:M takes no amount.
+inline bigmodel::prune::prune_config parse_prune(const std::string& spec) {
+  using bigmodel::prune::method;
+  bigmodel::prune::prune_config cfg;
+  const auto colon = spec.rfind(':');
+  const std::string head = colon == std::string::npos ? spec : spec.substr(0, colon);
+  const std::string tail = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  // N:M (2:4, 4:8): both parts are integers.
+  auto is_uint = [](const std::string& s) { return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos; };
+  if (is_uint(head) && is_uint(tail)) {
+    cfg.how = method::n_m;
+    cfg.n = std::stoul(head);
+    cfg.m = std::stoul(tail);
+    return cfg;
+  }
+  if (colon == std::string::npos) throw usage_error("--prune " + spec + ": write METHOD:AMOUNT (e.g. l1:0.5) or N:M (e.g. 2:4)");
+  cfg.amount = parse_amount(tail, spec);
+  if (head == "l1") cfg.how = method::l1_unstructured;
+  else if (head == "global-l1") cfg.how = method::global_unstructured;
+  else if (head == "random") cfg.how = method::random_unstructured;
+  else if (head == "wanda") cfg.how = method::per_row;
+  else if (head.rfind("ln-structured", 0) == 0) {
+    cfg.how = method::ln_structured;
+    const std::string n = head.substr(13);  // "", "-l1", "-l2", "-linf"
+    cfg.norm = n.empty() || n == "-l2" ? 2.0 : n == "-l1" ? 1.0 : n == "-linf" ? INFINITY : -1.0;
+    if (cfg.norm < 0) throw usage_error("--prune " + spec + ": ln-structured takes -l1, -l2 or -linf");
+  } else if (head == "channels") {
+    throw usage_error("--prune channels: structured channel removal is not available yet");
+  } else {
+    throw usage_error("--prune " + spec + ": unknown method '" + head +
+                      "' (l1, global-l1, random, ln-structured[-l1|-l2|-linf], wanda, N:M)");
+  }
+  return cfg;
+}
+
+inline int cmd_optimize(const std::vector<std::string>& argv, const output& out) {
+  const args a(argv, {{"help", false}, {"output", true}, {"optimize", true}, {"prune", true}, {"quantize", true},
+                      {"calibration", true}, {"exclude", true}, {"report", true}, {"json", false}, {"quiet", false}});
+  if (a.has("help") || a.positional().size() != 1 || !a.has("output")) {
+    std::printf(
+        "usage: bigmodel-opt optimize IN.onnx -o OUT.onnx [options]\n"
+        "  --optimize LEVEL         graph optimization: none, basic (dead code) [default: basic]\n"
+        "  --prune METHOD:AMOUNT    l1, global-l1, random, ln-structured[-l1|-l2|-linf], wanda (needs\n"
+        "                           --calibration), or N:M such as 2:4; may repeat (applied in order)\n"
+        "  --calibration FILE.npy   calibration inputs (NAME=FILE.npy when the model has several inputs)\n"
+        "  --exclude PATTERN        leave weights whose name matches (* and ?) untouched; may repeat\n"
+        "  --report REPORT.json     write what changed as JSON\n"
+        "  --quantize SCHEME        int8-dynamic, int8-static, int8-weight-only, int4-weight-only[:G], fp16, bf16\n"
+        "The output is written atomically: a temporary file, then a rename.\n");
+    return a.has("help") ? 0 : 2;
+  }
+  const std::string level = a.get("optimize", "basic");
+  if (level != "none" && level != "basic")
+    throw usage_error("--optimize " + level + ": unknown level (none, basic)");
+  if (a.has("quantize")) throw usage_error("--quantize: quantization passes are not available in this build yet");
+  std::vector<bigmodel::prune::prune_config> prunes;
+  for (const auto& p : a.all("prune")) prunes.push_back(parse_prune(p));
+  const auto excludes = a.all("exclude");
+
+  const std::filesystem::path in = a.positional()[0], dst = a.get("output");
+  out.progress("loading " + in.string());
+  auto g = bigmodel::io::load_onnx(in);
+  out.progress_done();
+  const auto before = bigmodel::passes::stats_of(g);
+
+  std::string json_passes;
+  if (level == "basic") {
+    const auto dead = bigmodel::remove_dead_nodes(g) + bigmodel::remove_unused_initializers(g);
+    json_passes += "{\"pass\":\"dead_code\",\"changes\":" + std::to_string(dead) + "}";
+  }
+  std::vector<bigmodel::named_tensors> calibration;
+  if (a.has("calibration")) {
+    bigmodel::session probe(g);
+    calibration = split_batches(read_feeds(a.all("calibration"), probe.input_names()), 64);
+  }
+  for (std::size_t i = 0; i < prunes.size(); ++i) {
+    auto cfg = prunes[i];
+    cfg.select = [&excludes](std::string_view name) {
+      for (const auto& p : excludes)
+        if (glob_match(p, name)) return false;
+      return true;
+    };
+    if (a.all("prune")[i].rfind("wanda", 0) == 0 || (cfg.how == bigmodel::prune::method::n_m && !calibration.empty())) {
+      if (calibration.empty()) throw usage_error("--prune wanda needs --calibration FILE.npy");
+      out.progress("calibrating (activation norms)");
+      cfg.input_norms = bigmodel::runtime::weight_input_norms(g, calibration);
+      out.progress_done();
+    }
+    const auto r = bigmodel::prune::prune_graph(g, cfg);
+    const auto total = r.report.total();
+    if (out.human())
+      std::printf("prune %s: %zu layers, %.1f%% of their weights zero\n", a.all("prune")[i].c_str(),
+                  r.report.layers.size(), 100.0 * total.sparsity());
+    json_passes += std::string(json_passes.empty() ? "" : ",") + "{\"pass\":\"prune " + json_escape(a.all("prune")[i]) +
+                   "\",\"layers\":" + std::to_string(r.report.layers.size()) + ",\"sparsity\":" + std::to_string(total.sparsity()) + "}";
+  }
+  out.progress("writing " + dst.string());
+  bigmodel::io::save_onnx(g, dst);
+  out.progress_done();
+  const auto after = bigmodel::passes::stats_of(g);
+  const std::size_t in_bytes = std::filesystem::file_size(in), out_bytes = std::filesystem::file_size(dst);
+  const std::string json = "{\"input\":\"" + json_escape(in.string()) + "\",\"output\":\"" + json_escape(dst.string()) +
+                           "\",\"passes\":[" + json_passes + "],\"before\":" + stats_json(before, in_bytes) +
+                           ",\"after\":" + stats_json(after, out_bytes) + "}";
+  if (a.has("report")) {
+    const std::string body = json + "\n";
+    bigmodel::io::write_file_atomic(a.get("report"), std::as_bytes(std::span<const char>(body.data(), body.size())));
+  }
+  if (out.json) std::printf("%s\n", json.c_str());
+  else if (!out.quiet) {
+    print_comparison(before, after, in_bytes, out_bytes);
+    std::printf("wrote %s\n", dst.string().c_str());
+  }
+  return 0;
+}
+
+}  // namespace cli

@@ -1,0 +1,82 @@
+# Runs bigmodel-opt like a user would and checks exit codes, messages and files.
+file(REMOVE_RECURSE ${WORK})
+file(MAKE_DIRECTORY ${WORK})
+set(mlp ${FIXTURES}/digits_mlp)
+
+# expect(CODE REGEX args...): exit code must be CODE, stdout+stderr must match REGEX.
+function(expect code regex)
+  execute_process(COMMAND ${CLI} ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  string(REPLACE ";" " " shown "${ARGN}")
+  if(NOT rc STREQUAL "${code}")
+    message(FATAL_ERROR "bigmodel-opt ${shown}: exit ${rc}, expected ${code}\nstdout: ${out}\nstderr: ${err}")
+  endif()
+  if(NOT "${out}${err}" MATCHES "${regex}")
+    message(FATAL_ERROR "bigmodel-opt ${shown}: output does not match '${regex}'\nstdout: ${out}\nstderr: ${err}")
+  endif()
+  if(NOT code STREQUAL "0")
+    # Errors are one line on stderr, never a stack of messages.
+    string(STRIP "${err}" e)
+    string(FIND "${e}" "\n" nl)
+    if(NOT nl EQUAL -1)
+      message(FATAL_ERROR "bigmodel-opt ${shown}: the error is more than one line:\n${err}")
+    endif()
+  endif()
+  set(last_out "${out}" PARENT_SCOPE)
+endfunction()
+
+# Help on every subcommand.
+expect(0 "usage: bigmodel-opt COMMAND" --help)
+foreach(cmd inspect optimize run eval bench)
+  expect(0 "usage: bigmodel-opt ${cmd}" ${cmd} --help)
+endforeach()
+
+# inspect
+expect(0 "Gemm +3.*Relu +2.*parameters: 50826" inspect ${mlp}/digits_mlp.opset13.onnx)
+expect(0 "\"parameters\":50826" inspect ${mlp}/digits_mlp.opset13.onnx --json)
+
+# run: outputs as .npy, identical in a second run
+expect(0 "logits" run ${mlp}/digits_mlp.opset13.onnx --input input=${mlp}/x_test.npy --output-dir ${WORK}/run)
+if(NOT EXISTS ${WORK}/run/logits.npy)
+  message(FATAL_ERROR "run did not write logits.npy")
+endif()
+
+# eval: PyTorch's accuracy on the same data is 97.22 %
+expect(0 "top-1 accuracy: 97.22%" eval ${mlp}/digits_mlp.opset13.onnx --input ${mlp}/x_test.npy --labels ${mlp}/y_test.npy)
+expect(0 "argmax agreement 100.00%" eval ${mlp}/digits_mlp.opset17.onnx --input ${mlp}/x_test.npy --reference ${mlp}/digits_mlp.opset13.onnx)
+
+# bench
+expect(0 "latency: median [0-9.]+ ms" bench ${mlp}/digits_mlp.opset13.onnx --input ${mlp}/x_test.npy --runs 3 --warmup 1)
+expect(0 "\"median_ms\":" bench ${mlp}/digits_mlp.opset13.onnx --input ${mlp}/x_test.npy --runs 3 --json)
+
+# optimize: prune, writes a model that loads, runs and is sparser; the report file is JSON
+expect(0 "sparsity \\(zero parameters\\) +0.0% +4[0-9].[0-9]%" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/pruned.onnx --prune l1:0.5 --report ${WORK}/report.json)
+expect(0 "sparsity: 4[0-9].[0-9]% of parameters are zero" inspect ${WORK}/pruned.onnx)
+file(READ ${WORK}/report.json report)
+if(NOT report MATCHES "\"passes\":\\[.*prune l1:0.5")
+  message(FATAL_ERROR "report.json lacks the prune pass: ${report}")
+endif()
+expect(0 "prune wanda:0.5: 3 layers, 50.0%" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/wanda.onnx --prune wanda:0.5 --calibration ${mlp}/x_calib.npy)
+expect(0 "prune 2:4: 2 layers" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/24.onnx --prune 2:4 --exclude "fc3*")
+expect(0 "top-1 accuracy: 9[0-9].[0-9]+%" eval ${WORK}/24.onnx --input ${mlp}/x_test.npy --labels ${mlp}/y_test.npy)
+
+# Errors a user can make: one clear line, non-zero exit.
+expect(2 "unknown command 'frobnicate'" frobnicate)
+expect(1 "error: .*nope.onnx" inspect ${WORK}/nope.onnx)
+file(WRITE ${WORK}/not_onnx.onnx "this is not a protobuf file at all")
+expect(1 "error: " inspect ${WORK}/not_onnx.onnx)
+expect(2 "unknown option '--frob'" inspect ${mlp}/digits_mlp.opset13.onnx --frob)
+expect(2 "has no input 'pixels'" run ${mlp}/digits_mlp.opset13.onnx --input pixels=${mlp}/x_test.npy)
+expect(1 "error: input has the wrong shape.*input 'input'" run ${mlp}/digits_mlp.opset13.onnx --input ${FIXTURES}/digits_cnn/x_test.npy)
+expect(1 "error: .*npy" run ${mlp}/digits_mlp.opset13.onnx --input ${WORK}/not_onnx.onnx)
+expect(2 "unknown method 'magic'" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/x.onnx --prune magic:0.5)
+expect(2 "amount must be a fraction" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/x.onnx --prune l1:1.5)
+expect(2 "wanda needs --calibration" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/x.onnx --prune wanda:0.5)
+expect(1 "calibration batch 0 does not fit the model" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/x.onnx --prune wanda:0.5 --calibration ${FIXTURES}/digits_cnn/x_calib.npy)
+expect(1 "does not divide the input dimension" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/x.onnx --prune 3:7)
+expect(2 "labels must be a vector of 360" eval ${mlp}/digits_mlp.opset13.onnx --input ${mlp}/x_test.npy --labels ${mlp}/y_calib.npy)
+expect(2 "--runs must be" bench ${mlp}/digits_mlp.opset13.onnx --input ${mlp}/x_test.npy --runs 0)
+# A failed optimize leaves no output behind.
+if(EXISTS ${WORK}/x.onnx)
+  message(FATAL_ERROR "a failed optimize left ${WORK}/x.onnx behind")
+endif()
+message("cli: all checks passed")
