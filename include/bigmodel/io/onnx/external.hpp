@@ -108,6 +108,7 @@ inline void load_external_data(tensor_proto& t, const std::filesystem::path& bas
             "external data has " + std::to_string(length) + " bytes, the shape needs " + std::to_string(storage_bytes(t.type(), n)),
             ctx);
   t.external_bytes = file.subview(static_cast<std::size_t>(info.offset), static_cast<std::size_t>(length));
+  t.external_source = path;
 }
 
 // Resolves every external tensor of a model (including subgraphs) relative to base_dir.

@@ -95,6 +95,13 @@ inline void keep_unknown(parse_state& st, reader& r, const field_header& h, cons
 template <class T>
 void read_message(parse_state& st, reader& r, const field_header& h, const char* name, std::size_t index, T& out);
 
+// Appends one element to a repeated message field and parses into it.
+template <class T>
+void read_element(parse_state& st, reader& r, const field_header& h, const char* name, std::vector<T>& v) {
+  const std::size_t index = v.size();
+  read_message(st, r, h, name, index, v.emplace_back());
+}
+
 // Checked element count of a dims list: every dim >= 0, product without overflow.
 inline std::size_t checked_element_count(const std::vector<std::int64_t>& dims, const protobuf::error_context& ctx,
                                          std::size_t offset) {
@@ -166,7 +173,7 @@ inline void parse(parse_state& st, reader r, tensor_shape_proto::dimension& m) {
 inline void parse(parse_state& st, reader r, tensor_shape_proto& m) {
   parse_fields(r, [&](const field_header& h, const std::byte* start) {
     if (h.number != 1) return keep_unknown(st, r, h, start, m.meta);
-    read_message(st, r, h, "dim", m.dim.size(), m.dim.emplace_back());
+    read_element(st, r, h, "dim", m.dim);
     m.meta.mark(h.number);
   });
 }
@@ -247,7 +254,7 @@ inline void parse(parse_state& st, reader r, tensor_proto& m) {
       case 10: read_repeated(r, h, m.double_data, wire_type::fixed64, decode_double, m.meta, true, "double_data"); break;
       case 11: read_repeated(r, h, m.uint64_data, wire_type::varint, decode_uint64, m.meta, true, "uint64_data"); break;
       case 12: m.doc_string = read_string(r, h, "doc_string"); break;
-      case 13: read_message(st, r, h, "external_data", m.external_data.size(), m.external_data.emplace_back()); break;
+      case 13: read_element(st, r, h, "external_data", m.external_data); break;
       case 14: m.data_location = read_int32(r, h, "data_location"); break;
       default: return keep_unknown(st, r, h, start, m.meta);
     }
@@ -289,10 +296,10 @@ inline void parse(parse_state& st, reader r, attribute_proto& m) {
       case 7: read_repeated(r, h, m.floats, wire_type::fixed32, decode_float, m.meta, false, "floats"); break;
       case 8: read_repeated(r, h, m.ints, wire_type::varint, decode_int64, m.meta, false, "ints"); break;
       case 9: m.strings.push_back(read_string(r, h, "strings")); break;
-      case 10: read_message(st, r, h, "tensors", m.tensors.size(), m.tensors.emplace_back()); break;
-      case 11: read_message(st, r, h, "graphs", m.graphs.size(), m.graphs.emplace_back()); break;
-      case 23: read_message(st, r, h, "sparse_tensors", m.sparse_tensors.size(), m.sparse_tensors.emplace_back()); break;
-      case 15: read_message(st, r, h, "type_protos", m.type_protos.size(), m.type_protos.emplace_back()); break;
+      case 10: read_element(st, r, h, "tensors", m.tensors); break;
+      case 11: read_element(st, r, h, "graphs", m.graphs); break;
+      case 23: read_element(st, r, h, "sparse_tensors", m.sparse_tensors); break;
+      case 15: read_element(st, r, h, "type_protos", m.type_protos); break;
       default: return keep_unknown(st, r, h, start, m.meta);
     }
     m.meta.mark(h.number);
@@ -307,7 +314,7 @@ inline void parse(parse_state& st, reader r, node_proto& m) {
       case 3: m.name = read_string(r, h, "name"); break;
       case 4: m.op_type = read_string(r, h, "op_type"); break;
       case 7: m.domain = read_string(r, h, "domain"); break;
-      case 5: read_message(st, r, h, "attribute", m.attribute.size(), m.attribute.emplace_back()); break;
+      case 5: read_element(st, r, h, "attribute", m.attribute); break;
       case 6: m.doc_string = read_string(r, h, "doc_string"); break;
       default: return keep_unknown(st, r, h, start, m.meta);
     }
@@ -321,16 +328,16 @@ inline void parse(parse_state& st, reader r, graph_proto& m) {
   ++st.depth;
   parse_fields(r, [&](const field_header& h, const std::byte* start) {
     switch (h.number) {
-      case 1: read_message(st, r, h, "node", m.node.size(), m.node.emplace_back()); break;
+      case 1: read_element(st, r, h, "node", m.node); break;
       case 2: m.name = read_string(r, h, "name"); break;
-      case 5: read_message(st, r, h, "initializer", m.initializer.size(), m.initializer.emplace_back()); break;
+      case 5: read_element(st, r, h, "initializer", m.initializer); break;
       case 15:
-        read_message(st, r, h, "sparse_initializer", m.sparse_initializer.size(), m.sparse_initializer.emplace_back());
+        read_element(st, r, h, "sparse_initializer", m.sparse_initializer);
         break;
       case 10: m.doc_string = read_string(r, h, "doc_string"); break;
-      case 11: read_message(st, r, h, "input", m.input.size(), m.input.emplace_back()); break;
-      case 12: read_message(st, r, h, "output", m.output.size(), m.output.emplace_back()); break;
-      case 13: read_message(st, r, h, "value_info", m.value_info.size(), m.value_info.emplace_back()); break;
+      case 11: read_element(st, r, h, "input", m.input); break;
+      case 12: read_element(st, r, h, "output", m.output); break;
+      case 13: read_element(st, r, h, "value_info", m.value_info); break;
       default: return keep_unknown(st, r, h, start, m.meta);
     }
     m.meta.mark(h.number);
@@ -342,14 +349,14 @@ inline void parse(parse_state& st, reader r, model_proto& m) {
   parse_fields(r, [&](const field_header& h, const std::byte* start) {
     switch (h.number) {
       case 1: m.ir_version = read_int64(r, h, "ir_version"); break;
-      case 8: read_message(st, r, h, "opset_import", m.opset_import.size(), m.opset_import.emplace_back()); break;
+      case 8: read_element(st, r, h, "opset_import", m.opset_import); break;
       case 2: m.producer_name = read_string(r, h, "producer_name"); break;
       case 3: m.producer_version = read_string(r, h, "producer_version"); break;
       case 4: m.domain = read_string(r, h, "domain"); break;
       case 5: m.model_version = read_int64(r, h, "model_version"); break;
       case 6: m.doc_string = read_string(r, h, "doc_string"); break;
       case 7: read_message(st, r, h, "graph", protobuf::error_context::no_index, m.graph); break;
-      case 14: read_message(st, r, h, "metadata_props", m.metadata_props.size(), m.metadata_props.emplace_back()); break;
+      case 14: read_element(st, r, h, "metadata_props", m.metadata_props); break;
       default: return keep_unknown(st, r, h, start, m.meta);
     }
     m.meta.mark(h.number);

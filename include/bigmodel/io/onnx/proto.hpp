@@ -13,6 +13,7 @@
 // alive by shared ownership -- copying a model copies no weights.
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -122,8 +123,10 @@ struct tensor_proto {
   std::vector<std::uint64_t> uint64_data;            // 11 (packed)
   message_meta meta;
 
-  // Not serialized: the bytes of an external tensor once load_model resolved them (a view of a memory map).
+  // Not serialized: the bytes of an external tensor once load_model resolved them (a view of a memory map),
+  // and the file they map. To change an external tensor's values use set_tensor_data (tensor.hpp).
   shared_bytes external_bytes;
+  std::filesystem::path external_source;
 
   [[nodiscard]] dtype type() const noexcept { return static_cast<dtype>(data_type); }
   [[nodiscard]] bool is_external() const noexcept { return data_location == static_cast<std::int32_t>(data_location::external); }

@@ -196,6 +196,26 @@ template <element_type T>
   return make_tensor(std::move(name), std::move(dims), std::span<const T>(values.begin(), values.size()));
 }
 
+// Replaces a tensor's values with raw bytes (embedded as raw_data; an external tensor becomes internal).
+inline void set_tensor_data(tensor_proto& t, shared_bytes raw) {
+  if (bit_size(t.type()) != 0)
+    require(raw.size() == storage_bytes(t.type(), element_count(t)), "onnx.raw_data_size",
+            std::to_string(raw.size()) + " bytes given, shape needs " + std::to_string(storage_bytes(t.type(), element_count(t))),
+            detail::tensor_context(t));
+  t.external_data.clear();
+  t.data_location = 0;
+  t.meta.clear(13);
+  t.meta.clear(14);
+  t.external_bytes = {};
+  t.external_source.clear();
+  t.float_data.clear();
+  t.int32_data.clear();
+  t.int64_data.clear();
+  t.double_data.clear();
+  t.uint64_data.clear();
+  t.set_raw_data(std::move(raw));
+}
+
 // A rank-0 tensor.
 template <element_type T>
 [[nodiscard]] tensor_proto make_scalar(std::string name, T value) {
