@@ -84,7 +84,7 @@ struct gemm {
 struct conv {
   BIGMODEL_OP_NAME("Conv", "");
   std::string auto_pad = "NOTSET";
-  ints dilations, kernel_shape, pads, strides;
+  ints dilations{}, kernel_shape{}, pads{}, strides{};
   std::int64_t group = 1;
   activation act{};  // fused
   static constexpr auto fields() {
@@ -110,7 +110,7 @@ struct max_pool {
   BIGMODEL_OP_NAME("MaxPool", "");
   std::string auto_pad = "NOTSET";
   std::int64_t ceil_mode = 0, storage_order = 0;
-  ints dilations, kernel_shape, pads, strides;
+  ints dilations{}, kernel_shape{}, pads{}, strides{};
   static constexpr auto fields() {
     return std::tuple{field{"auto_pad", &max_pool::auto_pad}, field{"ceil_mode", &max_pool::ceil_mode},
                       field{"dilations", &max_pool::dilations}, field{"kernel_shape", &max_pool::kernel_shape},
@@ -124,7 +124,7 @@ struct average_pool {
   BIGMODEL_OP_NAME("AveragePool", "");
   std::string auto_pad = "NOTSET";
   std::int64_t ceil_mode = 0, count_include_pad = 0;
-  ints dilations, kernel_shape, pads, strides;
+  ints dilations{}, kernel_shape{}, pads{}, strides{};
   static constexpr auto fields() {
     return std::tuple{field{"auto_pad", &average_pool::auto_pad}, field{"ceil_mode", &average_pool::ceil_mode},
                       field{"count_include_pad", &average_pool::count_include_pad},
@@ -169,7 +169,7 @@ struct reshape {
 
 struct transpose {
   BIGMODEL_OP_NAME("Transpose", "");
-  std::optional<ints> perm;  // absent: reverse the axes
+  std::optional<ints> perm{};  // absent: reverse the axes
   static constexpr auto fields() { return std::tuple{field{"perm", &transpose::perm}}; }
   friend bool operator==(const transpose&, const transpose&) = default;
 };
@@ -177,7 +177,7 @@ struct transpose {
 struct shape {
   BIGMODEL_OP_NAME("Shape", "");
   std::int64_t start = 0;
-  std::optional<std::int64_t> end;
+  std::optional<std::int64_t> end{};
   static constexpr auto fields() { return std::tuple{field{"start", &shape::start}, field{"end", &shape::end}}; }
   friend bool operator==(const shape&, const shape&) = default;
 };
@@ -199,14 +199,14 @@ struct concat {
 // Opset >= 13 gives axes as an input; older models as the attribute kept here.
 struct unsqueeze {
   BIGMODEL_OP_NAME("Unsqueeze", "");
-  std::optional<ints> axes;
+  std::optional<ints> axes{};
   static constexpr auto fields() { return std::tuple{field{"axes", &unsqueeze::axes}}; }
   friend bool operator==(const unsqueeze&, const unsqueeze&) = default;
 };
 
 struct squeeze {
   BIGMODEL_OP_NAME("Squeeze", "");
-  std::optional<ints> axes;
+  std::optional<ints> axes{};
   static constexpr auto fields() { return std::tuple{field{"axes", &squeeze::axes}}; }
   friend bool operator==(const squeeze&, const squeeze&) = default;
 };
@@ -214,8 +214,8 @@ struct squeeze {
 struct split {
   BIGMODEL_OP_NAME("Split", "");
   std::int64_t axis = 0;
-  std::optional<ints> split_sizes;  // opset < 13 attribute "split"
-  std::optional<std::int64_t> num_outputs;  // opset 18
+  std::optional<ints> split_sizes{};  // opset < 13 attribute "split"
+  std::optional<std::int64_t> num_outputs{};  // opset 18
   static constexpr auto fields() {
     return std::tuple{field{"axis", &split::axis}, field{"split", &split::split_sizes},
                       field{"num_outputs", &split::num_outputs}};
@@ -233,28 +233,28 @@ struct cast {
 // Constant: the importer turns value_float(s)/value_int(s) into `value`.
 struct constant {
   BIGMODEL_OP_NAME("Constant", "");
-  dynamic_tensor value;
+  dynamic_tensor value{};
   static constexpr auto fields() { return std::tuple{field{"value", &constant::value}}; }
   friend bool operator==(const constant&, const constant&) = default;
 };
 
 struct constant_of_shape {
   BIGMODEL_OP_NAME("ConstantOfShape", "");
-  std::optional<dynamic_tensor> value;  // absent: f32 zero
+  std::optional<dynamic_tensor> value{};  // absent: f32 zero
   static constexpr auto fields() { return std::tuple{field{"value", &constant_of_shape::value}}; }
   friend bool operator==(const constant_of_shape&, const constant_of_shape&) = default;
 };
 
 struct dropout {
   BIGMODEL_OP_NAME("Dropout", "");
-  std::optional<std::int64_t> seed;
+  std::optional<std::int64_t> seed{};
   static constexpr auto fields() { return std::tuple{field{"seed", &dropout::seed}}; }
   friend bool operator==(const dropout&, const dropout&) = default;
 };
 
 struct reduce_mean {
   BIGMODEL_OP_NAME("ReduceMean", "");
-  std::optional<ints> axes;  // attribute up to opset 17
+  std::optional<ints> axes{};  // attribute up to opset 17
   std::int64_t keepdims = 1;
   std::int64_t noop_with_empty_axes = 0;
   static constexpr auto fields() {
@@ -266,7 +266,7 @@ struct reduce_mean {
 
 struct reduce_sum {  // axes is an input from opset 13
   BIGMODEL_OP_NAME("ReduceSum", "");
-  std::optional<ints> axes;
+  std::optional<ints> axes{};
   std::int64_t keepdims = 1;
   std::int64_t noop_with_empty_axes = 0;
   static constexpr auto fields() {
@@ -316,9 +316,9 @@ struct attention {
 
 // ---- Anything the importer does not know: kept verbatim ----
 struct opaque {
-  std::string domain;
-  std::string type;
-  std::vector<attribute> attributes;
+  std::string domain{};
+  std::string type{};
+  std::vector<attribute> attributes{};
   friend bool operator==(const opaque&, const opaque&) = default;
 };
 
