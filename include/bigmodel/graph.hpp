@@ -7,4 +7,5 @@
 #include "graph/topology.hpp"
 #include "graph/shape_inference.hpp"
 #include "graph/concepts.hpp"
+#include "graph/generic.hpp"
 #include "graph/match.hpp"

@@ -270,14 +270,26 @@ inline void infer_op(const reshape& op, ctx& c) {
     else out.push_back(t);
   }
   if (infer_at >= 0 && c.sh(0)) {
-    const auto total = product(*c.sh(0), 0, c.sh(0)->size());
-    std::int64_t known = 1;
-    bool all_known = total.known();
-    for (std::size_t i = 0; i < out.size(); ++i)
-      if (static_cast<int>(i) != infer_at) { all_known = all_known && out[i].known(); if (out[i].known()) known *= out[i].value; }
-    if (all_known && known > 0) {
-      if (total.value % known) c.fail_shape("Reshape: cannot split " + std::to_string(total.value) + " elements");
-      out[infer_at] = total.value / known;
+    // -1 = (input elements) / (other target dims). Dims copied by 0 cancel on both sides, so a symbolic
+    // batch copied through stays symbolic and the -1 is still known.
+    const auto& x = *c.sh(0);
+    std::int64_t in_known = 1, out_known = 1;
+    bool ok = true;
+    for (std::size_t i = 0; i < x.size() && ok; ++i) {
+      const bool copied = i < target->size() && (*target)[i] == 0 && !op.allowzero;
+      if (copied) continue;
+      ok = x[i].known();
+      if (ok) in_known *= x[i].value;
+    }
+    for (std::size_t i = 0; i < out.size() && ok; ++i) {
+      const bool copied = (*target)[i] == 0 && !op.allowzero && i < x.size();
+      if (static_cast<int>(i) == infer_at || copied) continue;
+      ok = out[i].known();
+      if (ok) out_known *= out[i].value;
+    }
+    if (ok && out_known > 0) {
+      if (in_known % out_known) c.fail_shape("Reshape: cannot split " + std::to_string(in_known) + " elements");
+      out[static_cast<std::size_t>(infer_at)] = in_known / out_known;
     }
   }
   c.set(0, c.in[0].type, out);

@@ -430,7 +430,8 @@ onnx::model_proto to_model_proto(const basic_computation_graph<OpSet>& g) {
   for (auto v : g.values()) {
     const auto& info = g.at(v);
     if (info.is_input || info.is_output || info.initializer || !info.producer.valid()) continue;
-    if (info.source.has_value()) gp.value_info.push_back(d::value_info_for(info));
+    // What the file described, and what shape inference found for values it did not describe.
+    if (info.source.has_value() || info.type != dtype::undefined) gp.value_info.push_back(d::value_info_for(info));
   }
   for (auto v : g.graph_outputs()) gp.output.push_back(d::value_info_for(g.at(v)));
   return m;
