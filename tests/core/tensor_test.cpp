@@ -101,12 +101,12 @@ TEST_CASE("views over raw buffers with a leading dimension", "[tensor]") {
   CHECK(cm(3, 2) == 23);
 
   SECTION("sub-views share memory") {
-    auto cols = slice(m, 1, 1, 3);  // columns 1..2
+    auto cols = subview(m, 1, 1, 3);  // columns 1..2
     CHECK(cols.extent(0) == 3);
     CHECK(cols.extent(1) == 2);
     CHECK(cols(2, 1) == 22);
     CHECK(cols.data() == buf.data() + 1);
-    auto rows = slice(m, 0, 1, 3);
+    auto rows = subview(m, 0, 1, 3);
     CHECK(rows(0, 0) == 10);
     CHECK(rows.data() == buf.data() + 7);
     auto r = row(m, 2);
@@ -116,7 +116,7 @@ TEST_CASE("views over raw buffers with a leading dimension", "[tensor]") {
     CHECK(c.extent(0) == 3);
     CHECK(c.stride(0) == 7);
     CHECK(c(1) == 13);
-    auto empty = slice(m, 0, 3, 3);
+    auto empty = subview(m, 0, 3, 3);
     CHECK(empty.size() == 0);
   }
   SECTION("a slice of a slice composes strides") {
@@ -124,7 +124,7 @@ TEST_CASE("views over raw buffers with a leading dimension", "[tensor]") {
     for (std::size_t i = 0; i < 4; ++i)
       for (std::size_t j = 0; j < 6; ++j)
         for (std::size_t k = 0; k < 5; ++k) t3(i, j, k) = static_cast<float>(100 * i + 10 * j + k);
-    auto s = slice(slice(t3.view(), 1, 2, 5), 2, 1, 4);
+    auto s = subview(slice(t3.view(), 1, 2, 5), 2, 1, 4);
     CHECK(s.extent(0) == 4);
     CHECK(s.extent(1) == 3);
     CHECK(s.extent(2) == 3);

@@ -5,3 +5,4 @@
 #include "prune/parameters.hpp"
 #include "prune/scores.hpp"
 #include "prune/graph_pruning.hpp"
+#include "prune/channels.hpp"

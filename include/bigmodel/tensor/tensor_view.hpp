@@ -107,7 +107,7 @@ struct slice_helper<R, std::index_sequence<I...>> {
 // The sub-view [begin, end) along one dimension, as a strided view with dynamic extents (a row block,
 // a column range, a channel range...).
 template <class T, class Extents, class Layout>
-[[nodiscard]] constexpr tensor_view<T, dextents<Extents::rank()>, layout_stride> slice(
+[[nodiscard]] constexpr tensor_view<T, dextents<Extents::rank()>, layout_stride> subview(
     const tensor_view<T, Extents, Layout>& v, std::size_t dim, std::size_t begin, std::size_t end) noexcept {
   constexpr std::size_t R = Extents::rank();
   BIGMODEL_ASSERT(dim < R && begin <= end && end <= v.extent(dim));
