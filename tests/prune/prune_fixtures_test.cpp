@@ -4,9 +4,11 @@
 #include <bigmodel/io/npy.hpp>
 #include <bigmodel/io/onnx_graph.hpp>
 #include <bigmodel/passes/prune.hpp>
+#include <bigmodel/runtime/calibration.hpp>
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -128,4 +130,55 @@ TEST_CASE("pruning a loaded graph in place zeroes its weights and reports sparsi
   for (float v : w0->span<float>()) zeros0 += v == 0.0f;
   CHECK(zeros == 256 * 64 / 2);
   CHECK(zeros0 == 0);
+}
+
+namespace {
+dynamic_tensor npy_tensor(const fs::path& file) {
+  const auto a = io::read_npy(file);
+  dynamic_tensor t(a.type, a.shape);
+  std::memcpy(t.mutable_data(), a.data.data(), a.data.size());
+  return t;
+}
+
+// Test accuracy of g on the fixture's x_test / y_test through our runtime.
+double accuracy(const computation_graph& g, const fs::path& dir) {
+  session s(g);
+  const auto y = s.run({{"input", npy_tensor(dir / "x_test.npy")}});
+  const auto logits = y[0].span<float>();
+  const auto labels = io::read_npy(dir / "y_test.npy").to_vector<std::int64_t>();
+  std::size_t correct = 0;
+  for (std::size_t r = 0; r < labels.size(); ++r) {
+    const float* row = logits.data() + r * 10;
+    correct += static_cast<std::int64_t>(std::max_element(row, row + 10) - row) == labels[r] ? 1 : 0;
+  }
+  return static_cast<double>(correct) / static_cast<double>(labels.size());
+}
+
+double pruned_accuracy(const fs::path& dir, const std::string& file, prune::prune_config cfg, bool wanda = false) {
+  auto g = io::load_onnx(dir / file);
+  if (wanda) cfg.input_norms = runtime::weight_input_norms(g, {{{"input", npy_tensor(dir / "x_calib.npy")}}});
+  (void)prune::prune_graph(g, cfg);
+  return accuracy(g, dir);
+}
+}  // namespace
+
+// PyTorch's accuracies after the same pruning (reference_metrics.json, no fine-tuning): with equal masks
+// and a runtime that matches PyTorch, the counts of correct samples must agree exactly.
+TEST_CASE("accuracy after pruning equals PyTorch's on the same masks", "[prune][fixtures][accuracy]") {
+  using prune::method;
+  const auto mlp = fixtures() / "digits_mlp";
+  CHECK(pruned_accuracy(mlp, "digits_mlp.opset13.onnx", {.how = method::l1_unstructured, .amount = 0.5}) ==
+        Approx(344.0 / 360).epsilon(1e-9));  // 0.9556
+  CHECK(pruned_accuracy(mlp, "digits_mlp.opset13.onnx", {.how = method::global_unstructured, .amount = 0.5}) ==
+        Approx(349.0 / 360).epsilon(1e-9));  // 0.9694
+  CHECK(pruned_accuracy(mlp, "digits_mlp.opset13.onnx", {.how = method::per_row, .amount = 0.5}, true) ==
+        Approx(351.0 / 360).epsilon(1e-9));  // Wanda, 0.975
+  CHECK(pruned_accuracy(mlp, "digits_mlp.opset13.onnx", {.how = method::n_m, .n = 2, .m = 4}) ==
+        Approx(342.0 / 360).epsilon(1e-9));  // 2:4 magnitude, 0.95
+  const auto enc = fixtures() / "tiny_encoder";
+  const double wanda = pruned_accuracy(enc, "tiny_encoder.opset13.onnx", {.how = method::per_row, .amount = 0.5}, true);
+  const double magnitude = pruned_accuracy(enc, "tiny_encoder.opset13.onnx", {.how = method::per_row, .amount = 0.5});
+  CHECK(wanda == Approx(328.0 / 360).epsilon(1e-9));      // 0.9111
+  CHECK(magnitude == Approx(299.0 / 360).epsilon(1e-9));  // 0.8306
+  CHECK(wanda > magnitude);  // activation-aware beats magnitude at the same sparsity on the transformer
 }
