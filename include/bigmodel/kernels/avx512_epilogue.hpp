@@ -67,14 +67,14 @@ inline __m512i requantize_epi32(__m512 v, float inv_scale, std::int32_t zp, std:
 
 inline void store_row(const detail::resolved_epilogue& e, std::size_t m, std::size_t n0, std::size_t count,
                       const std::int32_t* acc, std::byte* c) noexcept {
+  const bool correct_zp = e.row_zp(m) != 0;  // u8 activations with zero point 0 need no correction
   const __m512i zp = _mm512_set1_epi32(e.row_zp(m));
   const __m512 a_scale = _mm512_set1_ps(e.row_a_scale(m));
   for (std::size_t j = 0; j < count; j += 16) {
     const std::size_t left = count - j;
     const __mmask16 k = left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
     const __m512i s = _mm512_maskz_loadu_epi32(k, acc + j);
-    const __m512i cs = _mm512_maskz_loadu_epi32(k, e.colsum + n0 + j);
-    const __m512i corr = _mm512_sub_epi32(s, _mm512_mullo_epi32(zp, cs));
+    const __m512i corr = correct_zp ? _mm512_sub_epi32(s, _mm512_mullo_epi32(zp, _mm512_maskz_loadu_epi32(k, e.colsum + n0 + j))) : s;
     if (e.out == out_type::s32) {
       _mm512_mask_storeu_epi32(c + j * 4, k, corr);
       continue;
@@ -94,6 +94,12 @@ inline void store_row(const detail::resolved_epilogue& e, std::size_t m, std::si
       _mm512_mask_cvtepi32_storeu_epi8(c + j, k, q);  // in range already: truncation keeps the value
     }
   }
+}
+
+inline void store_tile(const detail::resolved_epilogue& e, std::size_t m0, std::size_t rows, std::size_t n0,
+                       std::size_t count, const std::int32_t* acc, std::size_t ldt, std::byte* c,
+                       std::size_t ldc_bytes) noexcept {
+  for (std::size_t i = 0; i < rows; ++i) store_row(e, m0 + i, n0, count, acc + i * ldt, c + i * ldc_bytes);
 }
 
 }  // namespace bigmodel::kernels::avx512

@@ -126,5 +126,11 @@ inline void store_row_scalar(const resolved_epilogue& e, std::size_t m, std::siz
   for (std::size_t j = 0; j < count; ++j) store_scalar(e, m, n0 + j, acc[j], c_row + j * size);
 }
 
+inline void store_tile_scalar(const resolved_epilogue& e, std::size_t m0, std::size_t rows, std::size_t n0,
+                              std::size_t count, const std::int32_t* acc, std::size_t ldt, std::byte* c,
+                              std::size_t ldc_bytes) noexcept {
+  for (std::size_t i = 0; i < rows; ++i) store_row_scalar(e, m0 + i, n0, count, acc + i * ldt, c + i * ldc_bytes);
+}
+
 }  // namespace detail
 }  // namespace bigmodel::kernels

@@ -16,7 +16,8 @@ struct gemm_config {
   std::size_t mr;        // rows per register tile, large-M path
   std::size_t nb;        // panels per register tile, large-M path
   std::size_t small_m;   // M up to this runs as one tile row of exactly M rows (weight-bandwidth bound)
-  std::size_t small_nb;  // panels per tile on that path
+  std::size_t small_nb;  // most panels per tile on that path...
+  std::size_t max_acc;   // ...as long as rows x panels stays within this many accumulators (no spills)
 };
 
 inline constexpr std::size_t k_group = 4;  // k values per 32-bit lane of packed B
@@ -25,15 +26,15 @@ inline constexpr std::size_t k_group = 4;  // k values per 32-bit lane of packed
 
 [[nodiscard]] constexpr gemm_config config_for(isa i) noexcept {
   switch (i) {
-    // 8 x 48 tile: 24 zmm accumulators, 3 for B, 1 for the A broadcast. Small M: M x 64, 4 panels.
-    case isa::avx512vnni: return {16, 8, 3, 8, 4};
+    // 8 x 48 tile: 24 zmm accumulators, 3 for B, 1 for the A broadcast. Small M: up to M x 64.
+    case isa::avx512vnni: return {16, 8, 3, 8, 4, 24};
     // Two accumulators per 16 columns (k pairs) and two widened B registers per panel.
-    case isa::avx512bw: return {16, 4, 2, 8, 1};
-    case isa::avx2: return {8, 4, 1, 4, 1};
-    case isa::xsimd: return {xsimd_lanes(), 4, 1, 4, 1};
+    case isa::avx512bw: return {16, 4, 2, 8, 2, 16};
+    case isa::avx2: return {8, 4, 1, 4, 1, 4};
+    case isa::xsimd: return {xsimd_lanes(), 4, 1, 4, 1, 4};
     case isa::scalar: break;
   }
-  return {4, 4, 1, 4, 1};
+  return {4, 4, 1, 4, 1, 4};
 }
 
 }  // namespace bigmodel::kernels

@@ -21,10 +21,18 @@
 #include "parallel_for.hpp"
 #include "tile_kernels.hpp"
 
+// Cache blocking (tuning knobs): bytes of packed A per row block, columns of B per task.
+#ifndef BIGMODEL_KERNELS_A_BLOCK_BYTES
+#define BIGMODEL_KERNELS_A_BLOCK_BYTES (256 * 1024)
+#endif
+#ifndef BIGMODEL_KERNELS_BLOCK_COLUMNS
+#define BIGMODEL_KERNELS_BLOCK_COLUMNS 256
+#endif
+
 namespace bigmodel::kernels::detail {
 
 struct gemm_plan {
-  const std::uint8_t* a;  // u8, K padded to whole groups
+  const std::uint8_t* a;  // packed u8 (pack_a); the tile starting at row r begins at a + r * lda
   std::size_t lda;
   std::size_t rows_per_tile, panels_per_tile;
   std::size_t rows_per_block, panels_per_block;
@@ -56,14 +64,35 @@ inline aligned_buffer& a_scratch() noexcept {
   return e;
 }
 
-// u8 activations with K a multiple of 4 are read in place; others are copied once into a padded u8 copy.
-[[nodiscard]] inline bool prepare_a(const gemm_args& x, gemm_plan& plan) noexcept {
-  const std::size_t k = x.b->k(), kp = x.b->k_padded();
-  if (!x.a_signed && k == kp) {
-    plan.a = static_cast<const std::uint8_t*>(x.a);
-    plan.lda = x.lda;
-    return true;
+// A is always repacked, once per call: rows grouped by register tile and interleaved 4 bytes at a time
+// ([k_groups][rows][4] per tile), so a tile reads one contiguous stream instead of `rows` streams lda apart
+// (which alias in L1 when lda is a multiple of 4 KiB). s8 becomes u8 + 128 on the way; K is zero-padded.
+inline void pack_a(const std::uint8_t* src, std::size_t lda, std::size_t m, std::size_t k, std::size_t kp,
+                   std::size_t rows_per_tile, bool flip_sign, std::uint8_t* dst) noexcept {
+  const std::uint32_t flip4 = flip_sign ? 0x80808080u : 0u;  // s8 -> u8 + 128 is a flip of the top bit
+  const std::size_t full = k / k_group, rest = k % k_group;
+  for (std::size_t r0 = 0; r0 < m; r0 += rows_per_tile) {
+    const std::size_t rows = std::min(rows_per_tile, m - r0), step = rows * k_group;
+    for (std::size_t i = 0; i < rows; ++i) {
+      const std::uint8_t* s = src + (r0 + i) * lda;
+      std::uint8_t* d = dst + r0 * kp + i * k_group;
+      for (std::size_t g = 0; g < full; ++g) {
+        std::uint32_t v;
+        std::memcpy(&v, s + g * k_group, 4);
+        v ^= flip4;
+        std::memcpy(d + g * step, &v, 4);
+      }
+      if (rest != 0) {
+        std::uint8_t tail[k_group] = {};  // padding meets zero weights: adds nothing
+        for (std::size_t t = 0; t < rest; ++t) tail[t] = static_cast<std::uint8_t>(s[full * k_group + t] ^ (flip4 & 0xFFu));
+        std::memcpy(d + full * step, tail, k_group);
+      }
+    }
   }
+}
+
+[[nodiscard]] inline bool prepare_a(const gemm_args& x, gemm_plan& plan) noexcept {
+  const std::size_t kp = x.b->k_padded();
   aligned_buffer& buf = a_scratch();
   try {
     buf.reserve(x.m * kp);
@@ -71,14 +100,7 @@ inline aligned_buffer& a_scratch() noexcept {
     return false;
   }
   auto* dst = reinterpret_cast<std::uint8_t*>(buf.data());
-  const auto* src = static_cast<const std::uint8_t*>(x.a);
-  const std::uint8_t flip = x.a_signed ? 0x80 : 0x00;  // s8 -> u8 + 128 is a flip of the top bit
-  for (std::size_t i = 0; i < x.m; ++i) {
-    std::uint8_t* d = dst + i * kp;
-    const std::uint8_t* s = src + i * x.lda;
-    for (std::size_t j = 0; j < k; ++j) d[j] = static_cast<std::uint8_t>(s[j] ^ flip);
-    for (std::size_t j = k; j < kp; ++j) d[j] = 0;  // meets zero weights: adds nothing
-  }
+  pack_a(static_cast<const std::uint8_t*>(x.a), x.lda, x.m, x.b->k(), kp, plan.rows_per_tile, x.a_signed, dst);
   plan.a = dst;
   plan.lda = kp;
   return true;
@@ -86,10 +108,10 @@ inline aligned_buffer& a_scratch() noexcept {
 
 [[nodiscard]] inline gemm_plan make_plan(const gemm_config& cfg, std::size_t m, std::size_t kp, std::size_t panels) noexcept {
   gemm_plan p{};
-  constexpr std::size_t a_block_bytes = 256 * 1024, block_columns = 256;
+  constexpr std::size_t a_block_bytes = BIGMODEL_KERNELS_A_BLOCK_BYTES, block_columns = BIGMODEL_KERNELS_BLOCK_COLUMNS;
   if (m <= cfg.small_m) {
     p.rows_per_tile = m;
-    p.panels_per_tile = cfg.small_nb;
+    p.panels_per_tile = std::clamp<std::size_t>(cfg.max_acc / m, 1, cfg.small_nb);
     p.rows_per_block = m;
   } else {
     p.rows_per_tile = cfg.mr;
@@ -120,10 +142,9 @@ inline void run_block(const isa_kernels& ks, const gemm_plan& plan, const gemm_a
     for (std::size_t r = r_begin; r < r_end; r += plan.rows_per_tile) {
       const std::size_t rows = std::min(plan.rows_per_tile, r_end - r);
       row_of_kernels = ks.tiles[rows - 1].data();
-      row_of_kernels[panels - 1](plan.a + r * plan.lda, plan.lda, b.data() + p * b.panel_bytes(), b.panel_bytes(),
+      row_of_kernels[panels - 1](plan.a + r * plan.lda, b.data() + p * b.panel_bytes(), b.panel_bytes(),
                                  k_groups, tile, ldt);
-      for (std::size_t i = 0; i < rows; ++i)
-        ks.store(e, r + i, n0, count, tile + i * ldt, c + (r + i) * ldc_bytes + n0 * c_size);
+      ks.store(e, r, rows, n0, count, tile, ldt, c + r * ldc_bytes + n0 * c_size, ldc_bytes);
     }
   }
 }

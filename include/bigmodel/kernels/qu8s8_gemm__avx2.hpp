@@ -31,7 +31,7 @@ namespace bigmodel::kernels::avx2 {
 
 template <int Rows, int Panels>
 struct qu8s8_gemm_tile__avx2 {
-  static void run(const std::uint8_t* a, std::size_t lda, const std::int8_t* b, std::size_t panel_bytes,
+  static void run(const std::uint8_t* a, const std::int8_t* b, std::size_t panel_bytes,
                   std::size_t k_groups, std::int32_t* tile, std::size_t ldt) noexcept {
     __m256i lo[Rows][Panels], hi[Rows][Panels];  // columns 0-3 and 4-7, two lanes per column
 #pragma GCC unroll 8
@@ -49,7 +49,7 @@ struct qu8s8_gemm_tile__avx2 {
 #pragma GCC unroll 8
       for (int r = 0; r < Rows; ++r) {
         std::int32_t four;
-        std::memcpy(&four, a + static_cast<std::size_t>(r) * lda + g * 4, 4);
+        std::memcpy(&four, a + (g * Rows + static_cast<std::size_t>(r)) * 4, 4);
         const __m256i x = _mm256_broadcastq_epi64(_mm_cvtepu8_epi16(_mm_cvtsi32_si128(four)));  // a0..a3 as s16
 #pragma GCC unroll 4
         for (int p = 0; p < Panels; ++p) {
@@ -80,7 +80,7 @@ struct qu8s8_gemm_tile__avx2 {
 
 namespace bigmodel::kernels::avx2 {
 [[nodiscard]] inline const detail::isa_kernels& kernels() noexcept {
-  static constexpr detail::isa_kernels k{detail::make_tile_table<qu8s8_gemm_tile__avx2>(), &detail::store_row_scalar};
+  static constexpr detail::isa_kernels k{detail::make_tile_table<qu8s8_gemm_tile__avx2>(), &detail::store_tile_scalar};
   return k;
 }
 }  // namespace bigmodel::kernels::avx2

@@ -31,7 +31,7 @@ namespace bigmodel::kernels::avx512bw {
 
 template <int Rows, int Panels>
 struct qu8s8_gemm_tile__avx512bw {
-  static void run(const std::uint8_t* a, std::size_t lda, const std::int8_t* b, std::size_t panel_bytes,
+  static void run(const std::uint8_t* a, const std::int8_t* b, std::size_t panel_bytes,
                   std::size_t k_groups, std::int32_t* tile, std::size_t ldt) noexcept {
     __m512i lo[Rows][Panels], hi[Rows][Panels];  // columns 0-7 and 8-15, two lanes per column
 #pragma GCC unroll 8
@@ -49,7 +49,7 @@ struct qu8s8_gemm_tile__avx512bw {
 #pragma GCC unroll 8
       for (int r = 0; r < Rows; ++r) {
         std::int32_t four;
-        std::memcpy(&four, a + static_cast<std::size_t>(r) * lda + g * 4, 4);
+        std::memcpy(&four, a + (g * Rows + static_cast<std::size_t>(r)) * 4, 4);
         const __m512i x = _mm512_broadcastq_epi64(_mm_cvtepu8_epi16(_mm_cvtsi32_si128(four)));  // a0..a3 as s16
 #pragma GCC unroll 4
         for (int p = 0; p < Panels; ++p) {
@@ -83,7 +83,7 @@ struct qu8s8_gemm_tile__avx512bw {
 
 namespace bigmodel::kernels::avx512bw {
 [[nodiscard]] inline const detail::isa_kernels& kernels() noexcept {
-  static constexpr detail::isa_kernels k{detail::make_tile_table<qu8s8_gemm_tile__avx512bw>(), &avx512::store_row};
+  static constexpr detail::isa_kernels k{detail::make_tile_table<qu8s8_gemm_tile__avx512bw>(), &avx512::store_tile};
   return k;
 }
 }  // namespace bigmodel::kernels::avx512bw

@@ -30,7 +30,7 @@ namespace bigmodel::kernels::avx512vnni {
 // Rows x (Panels * 16) s32 accumulators live in zmm registers for the whole K loop.
 template <int Rows, int Panels>
 struct qu8s8_gemm_tile__avx512vnni {
-  static void run(const std::uint8_t* a, std::size_t lda, const std::int8_t* b, std::size_t panel_bytes,
+  static void run(const std::uint8_t* a, const std::int8_t* b, std::size_t panel_bytes,
                   std::size_t k_groups, std::int32_t* tile, std::size_t ldt) noexcept {
     __m512i acc[Rows][Panels];
 #pragma GCC unroll 8
@@ -44,7 +44,7 @@ struct qu8s8_gemm_tile__avx512vnni {
 #pragma GCC unroll 8
       for (int r = 0; r < Rows; ++r) {
         std::int32_t four;
-        std::memcpy(&four, a + static_cast<std::size_t>(r) * lda + g * 4, 4);
+        std::memcpy(&four, a + (g * Rows + static_cast<std::size_t>(r)) * 4, 4);
         const __m512i x = _mm512_set1_epi32(four);
 #pragma GCC unroll 4
         for (int p = 0; p < Panels; ++p) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], x, w[p]);
@@ -69,7 +69,7 @@ struct qu8s8_gemm_tile__avx512vnni {
 
 namespace bigmodel::kernels::avx512vnni {
 [[nodiscard]] inline const detail::isa_kernels& kernels() noexcept {
-  static constexpr detail::isa_kernels k{detail::make_tile_table<qu8s8_gemm_tile__avx512vnni>(), &avx512::store_row};
+  static constexpr detail::isa_kernels k{detail::make_tile_table<qu8s8_gemm_tile__avx512vnni>(), &avx512::store_tile};
   return k;
 }
 }  // namespace bigmodel::kernels::avx512vnni

@@ -16,7 +16,7 @@ namespace bigmodel::kernels::xsimd_baseline {
 
 template <int Rows, int Panels>
 struct qu8s8_gemm_tile__xsimd {
-  static void run(const std::uint8_t* a, std::size_t lda, const std::int8_t* b, std::size_t panel_bytes,
+  static void run(const std::uint8_t* a, const std::int8_t* b, std::size_t panel_bytes,
                   std::size_t k_groups, std::int32_t* tile, std::size_t ldt) noexcept {
     using vec = xsimd::batch<std::int32_t>;
     constexpr std::size_t lanes = vec::size;
@@ -30,7 +30,7 @@ struct qu8s8_gemm_tile__xsimd {
         const vec w = vec::load_unaligned(words);
         const vec w0 = (w << 24) >> 24, w1 = (w << 16) >> 24, w2 = (w << 8) >> 24, w3 = w >> 24;
         for (int r = 0; r < Rows; ++r) {
-          const std::uint8_t* ap = a + static_cast<std::size_t>(r) * lda + g * k_group;
+          const std::uint8_t* ap = a + (g * Rows + static_cast<std::size_t>(r)) * k_group;
           acc[r][p] += w0 * vec(ap[0]) + w1 * vec(ap[1]) + w2 * vec(ap[2]) + w3 * vec(ap[3]);
         }
       }
@@ -42,7 +42,7 @@ struct qu8s8_gemm_tile__xsimd {
 };
 
 [[nodiscard]] inline const detail::isa_kernels& kernels() noexcept {
-  static const detail::isa_kernels k{detail::make_tile_table<qu8s8_gemm_tile__xsimd>(), &detail::store_row_scalar};
+  static const detail::isa_kernels k{detail::make_tile_table<qu8s8_gemm_tile__xsimd>(), &detail::store_tile_scalar};
   return k;
 }
 

@@ -13,14 +13,15 @@ namespace bigmodel::kernels::detail {
 inline constexpr std::size_t max_tile_rows = 8;
 inline constexpr std::size_t max_tile_panels = 4;
 
-// tile[r * ldt + c] = sum over k_groups * 4 of a[r * lda + k] * b[panel c / nr][k][c % nr], for r < rows
-// and c < panels * nr. a: u8, K padded with zeros to whole groups; b: packed panels panel_bytes apart.
-using tile_fn = void (*)(const std::uint8_t* a, std::size_t lda, const std::int8_t* b, std::size_t panel_bytes,
+// tile[r * ldt + c] = sum over k of A[r][k] * b[panel c / nr][k][c % nr], for r < rows and c < panels * nr.
+// a: the tile's rows packed u8 as [k_groups][rows][4] (K zero-padded), so each step reads rows * 4
+// consecutive bytes; b: packed panels panel_bytes apart.
+using tile_fn = void (*)(const std::uint8_t* a, const std::int8_t* b, std::size_t panel_bytes,
                          std::size_t k_groups, std::int32_t* tile, std::size_t ldt) noexcept;
 
-// Epilogue of one row segment: count outputs from column n0 of row m, written to c_row (already at n0).
-using store_fn = void (*)(const resolved_epilogue& e, std::size_t m, std::size_t n0, std::size_t count,
-                          const std::int32_t* acc, std::byte* c_row) noexcept;
+// Epilogue of one tile: rows x count outputs from (m0, n0); acc rows ldt apart, c at (m0, n0), rows ldc_bytes apart.
+using store_fn = void (*)(const resolved_epilogue& e, std::size_t m0, std::size_t rows, std::size_t n0, std::size_t count,
+                          const std::int32_t* acc, std::size_t ldt, std::byte* c, std::size_t ldc_bytes) noexcept;
 
 struct isa_kernels {
   std::array<std::array<tile_fn, max_tile_panels>, max_tile_rows> tiles{};  // [rows - 1][panels - 1]

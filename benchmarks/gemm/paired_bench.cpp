@@ -1,0 +1,74 @@
+// Ratios that survive a noisy, shared machine: every iteration times ours, oneDNN, Eigen and the VNNI peak
+// loop (the same number of int8 ops) back to back, so all four see the same load; the counters are medians
+// of the per-iteration ratios. GOPS counters of the individual benchmarks are reported separately.
+
+#include <bigmodel/kernels.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include "peers.hpp"
+
+namespace {
+
+namespace k = bigmodel::kernels;
+using bench::shape;
+
+template <class F>
+double seconds(F&& f) {
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
+void paired(benchmark::State& state, shape s, bool cold, bool with_eigen) {
+  const auto w = bench::random_values<std::int8_t>(s.n * s.k, -128, 127, 1);
+  const auto a = bench::random_values<std::uint8_t>(s.m * s.k, 0, 255, 2);
+  std::vector<std::int32_t> c(s.m * s.n);
+  const std::size_t copies = cold ? bench::cold_copies(s.n * s.k) : 1;
+  std::vector<k::packed_weights> packed;
+  for (std::size_t i = 0; i < copies; ++i) packed.push_back(k::pack_weights(w.data(), s.k, s.n, s.k, k::weight_layout::n_by_k));
+  bench::onednn_matmul onednn(s, bench::onednn_matmul::available() ? copies : 0);
+  std::unique_ptr<bench::eigen_matmul> eigen;
+  if (with_eigen) eigen = std::make_unique<bench::eigen_matmul>(s);
+  const double ops = 2.0 * static_cast<double>(s.m * s.n * s.k);
+  const auto peak_iterations = static_cast<std::int64_t>(ops / bench::vnni_ops_per_iteration) + 1;
+  const bool has_peak = bigmodel::cpu().avx512vnni;
+
+  std::vector<double> vs_onednn, vs_eigen, of_peak, ours_gops, weight_gbps;
+  std::size_t next = 0;
+  for (auto _ : state) {
+    const double t_ours = seconds([&] {
+      k::gemm(s.m, a.data(), s.k, packed[next], c.data(), s.n);
+      benchmark::ClobberMemory();
+    });
+    next = next + 1 == copies ? 0 : next + 1;
+    ours_gops.push_back(ops / t_ours * 1e-9);
+    weight_gbps.push_back(static_cast<double>(s.n * s.k) / t_ours * 1e-9);
+    if (bench::onednn_matmul::available()) vs_onednn.push_back(seconds([&] { onednn.run(); }) / t_ours);
+    if (eigen) vs_eigen.push_back(seconds([&] { eigen->run(); }) / t_ours);
+    if (has_peak) of_peak.push_back(seconds([&] { benchmark::DoNotOptimize(bench::vnni_chains(peak_iterations)); }) / t_ours);
+  }
+  state.counters["ours_GOPS"] = median(ours_gops);
+  if (!vs_onednn.empty()) state.counters["ours_over_onednn"] = median(vs_onednn);
+  if (!vs_eigen.empty()) state.counters["ours_over_eigen"] = median(vs_eigen);
+  if (!of_peak.empty()) state.counters["peak_fraction"] = median(of_peak);
+  if (cold) state.counters["weight_GBps"] = median(weight_gbps);
+}
+
+const bool registered = [] {
+  for (const shape& s : bench::anchor_shapes)
+    benchmark::RegisterBenchmark(bench::name("paired", s).c_str(), paired, s, false, true)->UseRealTime();
+  for (const shape& s : bench::cold_shapes)
+    benchmark::RegisterBenchmark(bench::name("paired_cold", s).c_str(), paired, s, true, false)->UseRealTime();
+  return true;
+}();
+
+}  // namespace
