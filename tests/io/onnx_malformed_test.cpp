@@ -183,6 +183,25 @@ TEST_CASE("each error class is reported with its id and field", "[io][onnx][malf
     CHECK_THROWS_AS(onnx::parse_model(io_test::bytes_of(onnx::serialize_model(ok)), {.max_graph_depth = 10, .source = "m.onnx"}),
                     bigmodel::error);
   }
+  SECTION("many empty messages: bounded memory") {
+    const auto b = wire([](auto& w) {
+      w.field_message(7, [](auto& g) {
+        g.field_message(1, [](auto& n) {
+          for (int i = 0; i < 20000; ++i) n.field_string(5, "");  // 20000 empty attributes in 40 KB
+        });
+      });
+    });
+    const onnx::parse_options tight{.max_graph_depth = 64, .source = {}, .max_expansion = 128, .min_budget = 0};
+    try {
+      (void)onnx::parse_model(io_test::bytes_of(b), tight);
+      FAIL("no error");
+    } catch (const bigmodel::error& e) {
+      CHECK(e.id() == "onnx.too_large");
+    }
+    CHECK(parse_outcome(b).id == "no error");  // the default budget has a 64 MB floor
+    for (const char* name : {"mlp.onnx", "typed.onnx", "qdq.onnx", "torch_mlp.onnx"})
+      CHECK_NOTHROW(onnx::parse_model(bigmodel::io::read_file(io_test::data_dir() / name), tight));
+  }
   SECTION("groups and field number 0") {
     CHECK(parse_outcome({std::byte{0x0b}}).id == "onnx.wire_type");
     CHECK(parse_outcome({std::byte{0x02}, std::byte{0x00}}).id == "onnx.field_number");

@@ -151,8 +151,9 @@ TEST_CASE("typed tensor fields convert", "[io][onnx]") {
   const auto* sp = onnx::find_attribute(*custom, "sp");
   REQUIRE(sp);
   CHECK(sp->kind() == onnx::attribute_type::sparse_tensor);
-  CHECK(sp->sparse_tensor.dims == std::vector<std::int64_t>{4});
-  CHECK(onnx::tensor_to_vector<float>(sp->sparse_tensor.values) == std::vector<float>{5.0f, 6.0f});
+  REQUIRE(sp->sparse_tensor);
+  CHECK(sp->sparse_tensor->dims == std::vector<std::int64_t>{4});
+  CHECK(onnx::tensor_to_vector<float>(sp->sparse_tensor->values) == std::vector<float>{5.0f, 6.0f});
   REQUIRE(g.sparse_initializer.size() == 1);
   CHECK(g.sparse_initializer[0].values.name == "spi");
 

@@ -273,7 +273,7 @@ void for_each_tensor(Graph& g, F&& f) {
   for (auto& n : g.node)
     for (auto& a : n.attribute) {
       if (a.meta.has(5) || a.kind() == attribute_type::tensor) f(a.t);
-      if (a.meta.has(22) || a.kind() == attribute_type::sparse_tensor) f(a.sparse_tensor.values), f(a.sparse_tensor.indices);
+      if (a.sparse_tensor) f(a.sparse_tensor->values), f(a.sparse_tensor->indices);
       for (auto& t : a.tensors) f(t);
       for (auto& s : a.sparse_tensors) f(s.values), f(s.indices);
       if (a.g) for_each_tensor(static_cast<Graph&>(*a.g), f);

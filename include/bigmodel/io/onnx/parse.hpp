@@ -5,9 +5,11 @@
 // buffer. Every malformed input gives bigmodel::error with id "onnx.*" and a context naming the offset and
 // the field path (e.g. "offset 1234, field graph.node[3].attribute[0].t.raw_data"):
 //   onnx.truncated, onnx.varint_too_long, onnx.varint_overflow, onnx.wire_type, onnx.length_past_end,
-//   onnx.field_number, onnx.packed_size, onnx.bad_dims, onnx.raw_data_size, onnx.nesting_too_deep.
+//   onnx.field_number, onnx.packed_size, onnx.bad_dims, onnx.raw_data_size, onnx.nesting_too_deep,
+//   onnx.too_large (see parse_options).
 
 #include <cstdint>
+#include <algorithm>
 #include <limits>
 #include <string>
 
@@ -19,6 +21,11 @@ namespace bigmodel::io::onnx {
 struct parse_options {
   int max_graph_depth = 64;  // graphs nested through If/Loop/Scan attributes
   std::string source;        // file name for error messages
+  // Memory bound: the parsed structs may take at most min_budget + max_expansion x the input size (a message
+  // costs sizeof its struct; a 2-byte empty AttributeProto would otherwise cost ~1 KB). Real models stay far
+  // below; crafted ones get onnx.too_large instead of an allocation storm.
+  std::size_t max_expansion = 128;
+  std::size_t min_budget = std::size_t{64} << 20;
 };
 
 namespace detail {
@@ -33,6 +40,13 @@ struct parse_state {
   shared_bytes buffer;  // owner of every view made while parsing
   int depth = 0;
   int max_depth = 64;
+  std::size_t budget = 0;  // bytes of message structs still allowed
+
+  void charge(std::size_t bytes, std::size_t offset) {
+    if (bytes > budget)
+      ctx.fail("too_large", "parsed model would need more memory than its size justifies", offset);
+    budget -= bytes;
+  }
 
   [[nodiscard]] shared_bytes view(std::span<const std::byte> s) const {
     return shared_bytes(buffer.owner(), s.data(), s.size());
@@ -291,8 +305,10 @@ inline void parse(parse_state& st, reader r, attribute_proto& m) {
       case 4: m.s = read_string(r, h, "s"); break;
       case 5: read_message(st, r, h, "t", no_index, m.t); break;
       case 6: read_message(st, r, h, "g", no_index, m.g ? *m.g : m.g.emplace()); break;
-      case 22: read_message(st, r, h, "sparse_tensor", no_index, m.sparse_tensor); break;
-      case 14: read_message(st, r, h, "tp", no_index, m.tp); break;
+      case 22:
+        read_message(st, r, h, "sparse_tensor", no_index, m.sparse_tensor ? *m.sparse_tensor : m.sparse_tensor.emplace());
+        break;
+      case 14: read_message(st, r, h, "tp", no_index, m.tp ? *m.tp : m.tp.emplace()); break;
       case 7: read_repeated(r, h, m.floats, wire_type::fixed32, decode_float, m.meta, false, "floats"); break;
       case 8: read_repeated(r, h, m.ints, wire_type::varint, decode_int64, m.meta, false, "ints"); break;
       case 9: m.strings.push_back(read_string(r, h, "strings")); break;
@@ -366,6 +382,7 @@ inline void parse(parse_state& st, reader r, model_proto& m) {
 template <class T>
 void read_message(parse_state& st, reader& r, const field_header& h, const char* name, std::size_t index, T& out) {
   path_scope ps(st.ctx, name, index);
+  st.charge(sizeof(T), h.offset);
   r.expect(h, wire_type::length_delimited, name);
   const auto payload = r.read_length_delimited();
   parse(st, r.sub(payload), out);
@@ -373,20 +390,7 @@ void read_message(parse_state& st, reader& r, const field_header& h, const char*
 
 }  // namespace detail
 
-// Parses a serialized ModelProto. The result keeps views into `bytes` (shared ownership); external tensor
-// data is not resolved here (load_model does that, relative to the model's folder).
-[[nodiscard]] inline model_proto parse_model(const shared_bytes& bytes, const parse_options& options = {}) {
-  detail::parse_state st;
-  st.ctx.domain = "onnx";
-  st.ctx.source = options.source;
-  st.buffer = bytes;
-  st.max_depth = options.max_graph_depth;
-  model_proto m;
-  detail::parse(st, protobuf::reader(bytes.span(), st.ctx), m);
-  return m;
-}
-
-// Parses any single message type (tensor_proto, graph_proto, node_proto...) from bytes.
+// Parses any single message type (model_proto, tensor_proto, graph_proto, node_proto...) from bytes.
 template <class Message>
 [[nodiscard]] Message parse_message(const shared_bytes& bytes, const parse_options& options = {}) {
   detail::parse_state st;
@@ -394,9 +398,18 @@ template <class Message>
   st.ctx.source = options.source;
   st.buffer = bytes;
   st.max_depth = options.max_graph_depth;
+  const std::size_t factor = std::max<std::size_t>(options.max_expansion, 1);
+  const std::size_t limit = std::numeric_limits<std::size_t>::max();
+  st.budget = bytes.size() > (limit - options.min_budget) / factor ? limit : options.min_budget + factor * bytes.size();
   Message m;
   detail::parse(st, protobuf::reader(bytes.span(), st.ctx), m);
   return m;
+}
+
+// Parses a serialized ModelProto. The result keeps views into `bytes` (shared ownership); external tensor
+// data is not resolved here (load_model does that, relative to the model's folder).
+[[nodiscard]] inline model_proto parse_model(const shared_bytes& bytes, const parse_options& options = {}) {
+  return parse_message<model_proto>(bytes, options);
 }
 
 }  // namespace bigmodel::io::onnx

@@ -178,8 +178,8 @@ struct attribute_proto {
   std::string s;                                   // 4 (bytes)
   tensor_proto t;                                  // 5 (written when present or type == tensor)
   boxed<graph_proto> g;                            // 6
-  sparse_tensor_proto sparse_tensor;               // 22
-  type_proto tp;                                   // 14
+  boxed<sparse_tensor_proto> sparse_tensor;        // 22 (boxed: rare and large)
+  boxed<type_proto> tp;                            // 14 (boxed: rare)
   std::vector<float> floats;                       // 7
   std::vector<std::int64_t> ints;                  // 8
   std::vector<std::string> strings;                // 9

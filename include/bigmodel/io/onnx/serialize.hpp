@@ -195,13 +195,13 @@ void encode(W& w, const attribute_proto& m) {
       case 11: put_messages(w, 11, m.graphs); break;
       case 13: put_string(w, m.meta, 13, m.doc_string); break;
       case 14:
-        if (m.meta.has(14) || k == attribute_type::type_proto) put_message(w, 14, m.tp);
+        if (m.tp) put_message(w, 14, *m.tp);
         break;
       case 15: put_messages(w, 15, m.type_protos); break;
       case 20: put_int32(w, m.meta, 20, m.type); break;
       case 21: put_string(w, m.meta, 21, m.ref_attr_name); break;
       case 22:
-        if (m.meta.has(22) || k == attribute_type::sparse_tensor) put_message(w, 22, m.sparse_tensor);
+        if (m.sparse_tensor) put_message(w, 22, *m.sparse_tensor);
         break;
       case 23: put_messages(w, 23, m.sparse_tensors); break;
       default: break;
