@@ -49,5 +49,29 @@ def main(path):
               f"{fmt(dnnl)} | {f'{ours / dnnl:.2f}' if ours and dnnl else '–'} |")
 
 
+def paired(path):
+    """The back-to-back ratios of paired_bench.cpp: robust against load from other processes."""
+    rows = {}
+    for b in json.load(open(path))["benchmarks"]:
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        name = b["run_name"].replace("/real_time", "")
+        if name.startswith("paired"):
+            rows[name] = b
+    if not rows:
+        return
+    print("\nBack to back in each iteration (medians of per-iteration ratios; robust to machine load):\n")
+    print("| M,N,K | ours GOPS | ours/oneDNN | ours/Eigen fp32 | ours / VNNI peak | weight GB/s |")
+    print("|---|---|---|---|---|---|")
+    key = lambda n: (n.startswith("paired_cold"), [int(x) for x in n.split("/")[1].split("x")])
+    for name in sorted(rows, key=key):
+        b = rows[name]
+        get = lambda c, d=2: f"{b[c]:.{d}f}" if c in b else "–"
+        label = name.split("/")[1].replace("x", ",") + (" (weights from DRAM)" if name.startswith("paired_cold") else "")
+        print(f"| {label} | {get('ours_GOPS', 0)} | {get('ours_over_onednn')} | {get('ours_over_eigen')} | "
+              f"{get('peak_fraction')} | {get('weight_GBps', 1)} |")
+
+
 if __name__ == "__main__":
     main(sys.argv[1] if len(sys.argv) > 1 else "gemm.json")
+    paired(sys.argv[1] if len(sys.argv) > 1 else "gemm.json")
