@@ -9,6 +9,8 @@
 // Without an evaluator the pass still folds what needs no kernel: Constant nodes become initializers,
 // Shape of a value whose shape is static, and Gather of static dims out of a Shape (the Shape -> Gather chains
 // of PyTorch exports, which are static in every dim but the batch).
+// Reshape targets assembled from the input's own dims (Shape -> Gather -> Unsqueeze -> Concat, the batch
+// dim of PyTorch exports) become constants with 0 ("copy this dim"), so the shape chains die.
 // Leaves alone: opaque ops (they may be random or stateful), nodes writing graph outputs, and results larger
 // than max_output_bytes (a folded Expand or ConstantOfShape can be far bigger than its inputs).
 
@@ -95,6 +97,46 @@ std::optional<dynamic_tensor> fold_shape_query(const basic_computation_graph<OpS
   return std::nullopt;
 }
 
+// One dim of a Shape: Gather(Shape(y), k) (scalar or [1] index), optionally Unsqueezed to [1]; y's dim k.
+template <class OpSet>
+std::optional<dim> shape_dim_piece(const basic_computation_graph<OpSet>& g, value_id v) {
+  node_id n = g.producer(v);
+  if (n.valid() && g.template op_as<ops::unsqueeze>(n)) n = g.producer(g.inputs(n)[0]);
+  if (!n.valid() || !g.template op_as<ops::gather>(n) || g.template op_as<ops::gather>(n)->axis != 0) return std::nullopt;
+  const node_id sn = producer_op<ops::shape>(g, g.inputs(n)[0]);
+  const auto* idx = constant_of(g, g.inputs(n)[1]);
+  if (!sn.valid() || !idx || idx->numel() != 1 || g.template op_as<ops::shape>(sn)->start != 0) return std::nullopt;
+  const auto& shp = g.at(g.inputs(sn)[0]).shape;
+  if (!shp) return std::nullopt;
+  const auto r = static_cast<std::int64_t>(shp->size());
+  auto k = idx->as_int(0);
+  if (k < -r || k >= r) return std::nullopt;
+  return (*shp)[static_cast<std::size_t>(k < 0 ? k + r : k)];
+}
+
+// Reshape(x, Concat(pieces)) whose non-constant pieces are dims of some Shape equal to x's own dims at
+// the same position (a symbolic "batch" through the exporter's Shape/Gather/Concat chain): those become
+// 0 ("copy the input's dim") and the target a constant.
+template <class OpSet>
+std::optional<dynamic_tensor> constant_reshape_target(const basic_computation_graph<OpSet>& g, node_id n) {
+  const auto* rs = g.template op_as<ops::reshape>(n);
+  const node_id cat = rs && !rs->allowzero ? producer_op<ops::concat>(g, g.inputs(n)[1]) : node_id{};
+  const auto& xs = g.at(g.inputs(n)[0]).shape;
+  if (!cat.valid() || !xs || constant_of(g, g.inputs(n)[1])) return std::nullopt;
+  std::vector<std::int64_t> target;
+  for (auto piece : g.inputs(cat)) {
+    if (const auto* t = constant_of(g, piece)) {
+      for (auto d : t->to_ints()) target.push_back(d);
+      continue;
+    }
+    const auto d = shape_dim_piece(g, piece);
+    const std::size_t i = target.size();
+    if (!d || i >= xs->size() || !(*d == (*xs)[i]) || (!d->known() && d->symbol.empty())) return std::nullopt;
+    target.push_back(0);
+  }
+  return dynamic_tensor::from<std::int64_t>({static_cast<std::int64_t>(target.size())}, target);
+}
+
 template <class OpSet, class E>
 rewrite_result fold_constants_now(basic_computation_graph<OpSet>& g, const fold_config& cfg, const E& evaluate) {
   rewrite_result r;
@@ -106,6 +148,11 @@ rewrite_result fold_constants_now(basic_computation_graph<OpSet>& g, const fold_
     if (writes_output || std::holds_alternative<ops::opaque>(g.op_of(n))) continue;
     if (const auto* c = g.template op_as<ops::constant>(n)) {
       replace_by_constants(g, n, {c->value});
+      ++r.changes;
+      continue;
+    }
+    if (auto t = constant_reshape_target(g, n)) {
+      g.set_input(n, 1, add_constant(g, g.at(n).name + "_shape", std::move(*t)));
       ++r.changes;
       continue;
     }
