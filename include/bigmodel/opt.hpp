@@ -6,3 +6,4 @@
 #include "io.hpp"
 #include "graph.hpp"
 #include "runtime.hpp"
+#include "passes.hpp"
