@@ -46,10 +46,21 @@ inline double parse_amount(const std::string& s, const std::string& spec) {
   return v;
 }
 
-// METHOD:AMOUNT -> a pruning configuration. N:M takes no amount.
-inline bigmodel::prune::prune_config parse_prune(const std::string& spec) {
-  using bigmodel::prune::method;
+struct prune_request {
   bigmodel::prune::prune_config cfg;
+  bool wanda = false;     // activation-aware: needs calibration
+  bool channels = false;  // structured channel removal (cfg.amount)
+};
+
+// METHOD:AMOUNT -> a pruning configuration. N:M (and wanda-N:M) take no amount.
+inline prune_request parse_prune(std::string spec) {
+  using bigmodel::prune::method;
+  prune_request req;
+  if (spec.rfind("wanda-", 0) == 0) {
+    req.wanda = true;
+    spec = spec.substr(6);
+  }
+  auto& cfg = req.cfg;
   const auto colon = spec.rfind(':');
   const std::string head = colon == std::string::npos ? spec : spec.substr(0, colon);
   const std::string tail = colon == std::string::npos ? "" : spec.substr(colon + 1);
@@ -59,26 +70,27 @@ inline bigmodel::prune::prune_config parse_prune(const std::string& spec) {
     cfg.how = method::n_m;
     cfg.n = std::stoul(head);
     cfg.m = std::stoul(tail);
-    return cfg;
+    return req;
   }
+  if (req.wanda) throw usage_error("--prune wanda-" + spec + ": write wanda-N:M (e.g. wanda-2:4) or wanda:AMOUNT");
   if (colon == std::string::npos) throw usage_error("--prune " + spec + ": write METHOD:AMOUNT (e.g. l1:0.5) or N:M (e.g. 2:4)");
   cfg.amount = parse_amount(tail, spec);
   if (head == "l1") cfg.how = method::l1_unstructured;
   else if (head == "global-l1") cfg.how = method::global_unstructured;
   else if (head == "random") cfg.how = method::random_unstructured;
-  else if (head == "wanda") cfg.how = method::per_row;
+  else if (head == "wanda") cfg.how = method::per_row, req.wanda = true;
   else if (head.rfind("ln-structured", 0) == 0) {
     cfg.how = method::ln_structured;
     const std::string n = head.substr(13);  // "", "-l1", "-l2", "-linf"
     cfg.norm = n.empty() || n == "-l2" ? 2.0 : n == "-l1" ? 1.0 : n == "-linf" ? INFINITY : -1.0;
     if (cfg.norm < 0) throw usage_error("--prune " + spec + ": ln-structured takes -l1, -l2 or -linf");
   } else if (head == "channels") {
-    throw usage_error("--prune channels: structured channel removal is not available yet");
+    req.channels = true;
   } else {
     throw usage_error("--prune " + spec + ": unknown method '" + head +
-                      "' (l1, global-l1, random, ln-structured[-l1|-l2|-linf], wanda, N:M)");
+                      "' (l1, global-l1, random, ln-structured[-l1|-l2|-linf], wanda, channels, N:M, wanda-N:M)");
   }
-  return cfg;
+  return req;
 }
 
 inline int cmd_optimize(const std::vector<std::string>& argv, const output& out) {
@@ -89,7 +101,8 @@ inline int cmd_optimize(const std::vector<std::string>& argv, const output& out)
         "usage: bigmodel-opt optimize IN.onnx -o OUT.onnx [options]\n"
         "  --optimize LEVEL         graph optimization: none, basic (dead code) [default: basic]\n"
         "  --prune METHOD:AMOUNT    l1, global-l1, random, ln-structured[-l1|-l2|-linf], wanda (needs\n"
-        "                           --calibration), or N:M such as 2:4; may repeat (applied in order)\n"
+        "                           --calibration), channels (removes output channels: the model shrinks),\n"
+        "                           or N:M such as 2:4, wanda-2:4; may repeat (applied in order)\n"
         "  --calibration FILE.npy   calibration inputs (NAME=FILE.npy when the model has several inputs)\n"
         "  --exclude PATTERN        leave weights whose name matches (* and ?) untouched; may repeat\n"
         "  --report REPORT.json     write what changed as JSON\n"
@@ -101,8 +114,9 @@ inline int cmd_optimize(const std::vector<std::string>& argv, const output& out)
   if (level != "none" && level != "basic")
     throw usage_error("--optimize " + level + ": unknown level (none, basic)");
   if (a.has("quantize")) throw usage_error("--quantize: quantization passes are not available in this build yet");
-  std::vector<bigmodel::prune::prune_config> prunes;
-  for (const auto& p : a.all("prune")) prunes.push_back(parse_prune(p));
+  const std::vector<std::string> prune_specs = a.all("prune");
+  std::vector<prune_request> prunes;
+  for (const auto& p : prune_specs) prunes.push_back(parse_prune(p));
   const auto excludes = a.all("exclude");
 
   const std::filesystem::path in = a.positional()[0], dst = a.get("output");
@@ -121,15 +135,30 @@ inline int cmd_optimize(const std::vector<std::string>& argv, const output& out)
     bigmodel::session probe(g);
     calibration = split_batches(read_feeds(a.all("calibration"), probe.input_names()), 64);
   }
+  auto not_excluded = [&excludes](std::string_view name) {
+    for (const auto& p : excludes)
+      if (glob_match(p, name)) return false;
+    return true;
+  };
   for (std::size_t i = 0; i < prunes.size(); ++i) {
-    auto cfg = prunes[i];
-    cfg.select = [&excludes](std::string_view name) {
-      for (const auto& p : excludes)
-        if (glob_match(p, name)) return false;
-      return true;
-    };
-    if (a.all("prune")[i].rfind("wanda", 0) == 0 || (cfg.how == bigmodel::prune::method::n_m && !calibration.empty())) {
-      if (calibration.empty()) throw usage_error("--prune wanda needs --calibration FILE.npy");
+    const std::string& spec = prune_specs[i];
+    if (prunes[i].channels) {
+      const auto r = bigmodel::prune::remove_channels(g, {.amount = prunes[i].cfg.amount, .select = not_excluded});
+      if (out.human()) {
+        std::printf("prune %s: %zu layers lost channels, parameters %zu -> %zu\n", spec.c_str(), r.pruned.size(),
+                    r.parameters_before, r.parameters_after);
+        for (const auto& why : r.refused) std::printf("  kept %s\n", why.c_str());
+      }
+      json_passes += std::string(json_passes.empty() ? "" : ",") + "{\"pass\":\"prune " + json_escape(spec) +
+                     "\",\"layers\":" + std::to_string(r.pruned.size()) + ",\"refused\":" + std::to_string(r.refused.size()) +
+                     ",\"parameters_before\":" + std::to_string(r.parameters_before) +
+                     ",\"parameters_after\":" + std::to_string(r.parameters_after) + "}";
+      continue;
+    }
+    auto cfg = prunes[i].cfg;
+    cfg.select = not_excluded;
+    if (prunes[i].wanda) {
+      if (calibration.empty()) throw usage_error("--prune " + spec + ": wanda needs --calibration FILE.npy");
       out.progress("calibrating (activation norms)");
       cfg.input_norms = bigmodel::runtime::weight_input_norms(g, calibration);
       out.progress_done();
@@ -137,9 +166,9 @@ inline int cmd_optimize(const std::vector<std::string>& argv, const output& out)
     const auto r = bigmodel::prune::prune_graph(g, cfg);
     const auto total = r.report.total();
     if (out.human())
-      std::printf("prune %s: %zu layers, %.1f%% of their weights zero\n", a.all("prune")[i].c_str(),
-                  r.report.layers.size(), 100.0 * total.sparsity());
-    json_passes += std::string(json_passes.empty() ? "" : ",") + "{\"pass\":\"prune " + json_escape(a.all("prune")[i]) +
+      std::printf("prune %s: %zu layers, %.1f%% of their weights zero\n", spec.c_str(), r.report.layers.size(),
+                  100.0 * total.sparsity());
+    json_passes += std::string(json_passes.empty() ? "" : ",") + "{\"pass\":\"prune " + json_escape(spec) +
                    "\",\"layers\":" + std::to_string(r.report.layers.size()) + ",\"sparsity\":" + std::to_string(total.sparsity()) + "}";
   }
   out.progress("writing " + dst.string());

@@ -59,6 +59,17 @@ expect(0 "prune wanda:0.5: 3 layers, 50.0%" optimize ${mlp}/digits_mlp.opset13.o
 expect(0 "prune 2:4: 2 layers" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/24.onnx --prune 2:4 --exclude "fc3*")
 expect(0 "top-1 accuracy: 9[0-9].[0-9]+%" eval ${WORK}/24.onnx --input ${mlp}/x_test.npy --labels ${mlp}/y_test.npy)
 
+expect(0 "prune wanda-2:4: 2 layers" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/w24.onnx --prune wanda-2:4 --exclude fc3.weight --calibration input=${mlp}/x_calib.npy)
+# Structured removal: the file really shrinks and the model still runs.
+expect(0 "parameters 50826 -> 31978.*kept fc3.weight: its channels reach the graph output" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/channels.onnx --prune channels:0.25)
+file(SIZE ${WORK}/channels.onnx channels_size)
+file(SIZE ${mlp}/digits_mlp.opset13.onnx dense_size)
+math(EXPR limit "${dense_size} * 2 / 3")
+if(channels_size GREATER limit)
+  message(FATAL_ERROR "channel removal did not shrink the file: ${channels_size} vs ${dense_size}")
+endif()
+expect(0 "top-1 accuracy: 96.94%" eval ${WORK}/channels.onnx --input ${mlp}/x_test.npy --labels ${mlp}/y_test.npy)
+
 # Errors a user can make: one clear line, non-zero exit.
 expect(2 "unknown command 'frobnicate'" frobnicate)
 expect(1 "error: .*nope.onnx" inspect ${WORK}/nope.onnx)
