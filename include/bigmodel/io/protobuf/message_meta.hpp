@@ -10,6 +10,7 @@
 //  - unknown: fields this version does not interpret, kept verbatim (tag + payload) as views of the input.
 // Known field numbers must be < 64 (ONNX's are <= 25).
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <vector>
