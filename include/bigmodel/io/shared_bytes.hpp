@@ -4,6 +4,7 @@
 // loading a model copies no weights and a sub-view can outlive the model that produced it.
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <span>
