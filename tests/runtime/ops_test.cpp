@@ -3,6 +3,7 @@
 #include "op_harness.hpp"
 
 #include <cmath>
+#include <random>
 
 using namespace bigmodel;
 using test::ints;
@@ -371,6 +372,29 @@ TEST_CASE("quantization ops: Quantize/DequantizeLinear (per axis), DynamicQuanti
       for (int k = 0; k < 3; ++k) s += (int(av[static_cast<std::size_t>(i * 3 + k)]) - 128) * (int(bv[static_cast<std::size_t>(k * 2 + j)]) - zb[j]);
       CHECK(y.span<std::int32_t>()[static_cast<std::size_t>(i * 2 + j)] == s);
     }
+}
+
+TEST_CASE("MatMulInteger on packed int8 kernels equals the naive product", "[runtime][ops]") {
+  // B constant s8 without zero point: packed once at plan time, run on the int8 GEMM kernels.
+  const std::int64_t batch = 2, m = 5, k = 70, n = 33;
+  std::mt19937 rng(90);
+  std::vector<std::uint8_t> av(static_cast<std::size_t>(batch * m * k));
+  std::vector<std::int8_t> bv(static_cast<std::size_t>(k * n));
+  for (auto& v : av) v = static_cast<std::uint8_t>(rng() % 256);
+  for (auto& v : bv) v = static_cast<std::int8_t>(static_cast<int>(rng() % 255) - 127);
+  for (int zp : {0, 131}) {
+    const auto y = run_op(ops::matmul_integer{}, {dynamic_tensor::from<std::uint8_t>({batch, m, k}, av),
+                                                  dynamic_tensor::from<std::int8_t>({k, n}, bv),
+                                                  dynamic_tensor::scalar<std::uint8_t>(static_cast<std::uint8_t>(zp))})[0];
+    REQUIRE(y.shape() == shape_t{batch, m, n});
+    for (std::int64_t r = 0; r < batch * m; ++r)
+      for (std::int64_t j = 0; j < n; ++j) {
+        std::int32_t s = 0;
+        for (std::int64_t p = 0; p < k; ++p)
+          s += (int(av[static_cast<std::size_t>(r * k + p)]) - zp) * int(bv[static_cast<std::size_t>(p * n + j)]);
+        REQUIRE(y.span<std::int32_t>()[static_cast<std::size_t>(r * n + j)] == s);
+      }
+  }
 }
 
 TEST_CASE("fused attention equals its decomposition", "[runtime][ops]") {

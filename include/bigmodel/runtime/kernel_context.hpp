@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "../graph/ops.hpp"
 #include "../tensor/dynamic_tensor.hpp"
 
 namespace bigmodel::runtime {
@@ -21,6 +22,7 @@ class kernel_context {
   std::vector<const dynamic_tensor*> inputs;  // nullptr: omitted optional input
   std::vector<dynamic_tensor*> outputs;
   const std::string* where = nullptr;  // "node 'x' (Gemm)"
+  const void* prepared = nullptr;       // what the op's prepare() made once per plan (packed weights...)
 
   [[nodiscard]] bool has(std::size_t i) const { return i < inputs.size() && inputs[i] && !inputs[i]->empty(); }
   [[nodiscard]] const dynamic_tensor& in(std::size_t i) const {

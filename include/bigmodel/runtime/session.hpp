@@ -66,6 +66,7 @@ struct plan {
     std::vector<int> inputs, outputs;  // slot indices, -1 = omitted
     std::string where;
     bool aliases = false;  // output may share its input's storage
+    std::shared_ptr<const void> prepared;  // from kernels::prepare(op, constant inputs), e.g. packed weights
   };
   struct input_slot {
     std::string name;
@@ -93,7 +94,7 @@ struct plan {
     for (auto v : g.initializers()) constants.emplace_back(slot(v), *g.at(v).initializer);
     for (auto n : topological_order(g)) {
       const auto& nd = g.at(n);
-      step s{nd.op, {}, {}, g.describe(n), false};
+      step s{nd.op, {}, {}, g.describe(n), false, {}};
       std::visit([&](const auto& op) {
         using Op = std::decay_t<decltype(op)>;
         if constexpr (std::is_same_v<Op, ops::opaque>)
@@ -106,6 +107,13 @@ struct plan {
                     std::is_same_v<Op, ops::identity> || std::is_same_v<Op, ops::dropout> ||
                     std::is_same_v<Op, ops::cast> || std::is_same_v<Op, ops::constant> ||
                     std::is_same_v<Op, ops::reduce_mean> || std::is_same_v<Op, ops::reduce_sum>;
+      }, nd.op);
+      std::visit([&](const auto& op) {
+        if constexpr (requires(std::vector<const dynamic_tensor*> c) { kernels::prepare(op, c); }) {
+          std::vector<const dynamic_tensor*> constants;
+          for (auto v : nd.inputs) constants.push_back(g.constant_value(v));
+          s.prepared = kernels::prepare(op, constants);
+        }
       }, nd.op);
       for (auto v : nd.inputs) s.inputs.push_back(slot(v));
       for (auto v : nd.outputs) s.outputs.push_back(slot(v));
@@ -157,6 +165,7 @@ class basic_session {
       for (int s : st.inputs) ctx.inputs.push_back(s < 0 ? nullptr : &slots_[static_cast<std::size_t>(s)]);
       for (int s : st.outputs) ctx.outputs.push_back(&slots_[static_cast<std::size_t>(s)]);
       ctx.where = &st.where;
+      ctx.prepared = st.prepared.get();
       std::visit([&](const auto& op) { dispatch(op, ctx); }, st.op);
     }
     named_tensors out;

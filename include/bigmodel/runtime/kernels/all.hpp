@@ -8,6 +8,7 @@
 #include "gelu.hpp"
 #include "layer_norm.hpp"
 #include "matmul.hpp"
+#include "matmul_integer.hpp"
 #include "pool.hpp"
 #include "quantize.hpp"
 #include "reduce.hpp"

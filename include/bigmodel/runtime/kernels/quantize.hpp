@@ -1,6 +1,5 @@
 #pragma once
-// QuantizeLinear / DequantizeLinear (per-tensor and per-axis), DynamicQuantizeLinear (u8, ONNX formula),
-// MatMulInteger (u8/s8 x u8/s8 -> s32, scalar reference; zero points per tensor, per row of A, per column of B).
+// QuantizeLinear / DequantizeLinear (per-tensor and per-axis), DynamicQuantizeLinear (u8, ONNX formula).
 
 #include <cmath>
 #include <limits>
@@ -74,45 +73,6 @@ inline void run(const ops::dynamic_quantize_linear&, kernel_context& c) {
   for (std::size_t i = 0; i < x.size(); ++i) y[i] = scale == 0.0f ? static_cast<std::uint8_t>(zp) : saturate_round<std::uint8_t>(x[i] / scale, zp);
   c.out(1, dtype::f32, {}).mutable_span<float>()[0] = scale;
   c.out(2, dtype::u8, {}).mutable_span<std::uint8_t>()[0] = static_cast<std::uint8_t>(zp);
-}
-
-inline void run(const ops::matmul_integer&, kernel_context& c) {
-  const auto &ta = c.in(0), &tb = c.in(1);
-  const auto p = plan_matmul(ta.shape(), tb.shape(), c);
-  auto y = c.out(0, dtype::s32, p.out_shape).mutable_span<std::int32_t>();
-  auto load = [](const dynamic_tensor& t) {
-    std::vector<std::int32_t> v(static_cast<std::size_t>(t.numel()));
-    if (t.type() == dtype::u8) std::copy(t.span<std::uint8_t>().begin(), t.span<std::uint8_t>().end(), v.begin());
-    else if (t.type() == dtype::s8) std::copy(t.span<std::int8_t>().begin(), t.span<std::int8_t>().end(), v.begin());
-    return v;
-  };
-  c.check((ta.type() == dtype::u8 || ta.type() == dtype::s8) && (tb.type() == dtype::u8 || tb.type() == dtype::s8),
-          "MatMulInteger inputs must be u8 or s8");
-  auto a = load(ta), b = load(tb);
-  // zero points: scalar, per row of A (length M), per column of B (length N)
-  std::vector<std::int32_t> za(static_cast<std::size_t>(p.m), 0), zb(static_cast<std::size_t>(p.n), 0);
-  if (c.has(2)) {
-    const auto& z = c.in(2);
-    for (std::int64_t i = 0; i < p.m; ++i) za[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(z.as_int(z.numel() == 1 ? 0 : i));
-  }
-  if (c.has(3)) {
-    const auto& z = c.in(3);
-    for (std::int64_t j = 0; j < p.n; ++j) zb[static_cast<std::size_t>(j)] = static_cast<std::int32_t>(z.as_int(z.numel() == 1 ? 0 : j));
-  }
-  for_each_batch(p, [&](std::int64_t bi, std::int64_t ia, std::int64_t ib) {
-    const std::int32_t* pa = a.data() + ia * p.m * p.k;
-    const std::int32_t* pb = b.data() + ib * p.k * p.n;
-    std::int32_t* py = y.data() + bi * p.m * p.n;
-    for (std::int64_t i = 0; i < p.m; ++i) {
-      std::int32_t* row = py + i * p.n;
-      std::fill(row, row + p.n, 0);
-      for (std::int64_t kk = 0; kk < p.k; ++kk) {
-        const std::int32_t av = pa[i * p.k + kk] - za[static_cast<std::size_t>(i)];
-        const std::int32_t* brow = pb + kk * p.n;
-        for (std::int64_t j = 0; j < p.n; ++j) row[j] += av * (brow[j] - zb[static_cast<std::size_t>(j)]);
-      }
-    }
-  });
 }
 
 }  // namespace bigmodel::runtime::kernels
