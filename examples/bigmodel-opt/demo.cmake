@@ -9,7 +9,7 @@ function(step)
   endif()
 endfunction()
 step(inspect ${FIXTURES}/digits_mlp.opset17.onnx)
-step(optimize ${FIXTURES}/digits_mlp.opset17.onnx -o ${WORK}/digits_mlp.pruned.onnx --prune 2:4 --exclude fc3.weight
+step(optimize ${FIXTURES}/digits_mlp.opset17.onnx -o ${WORK}/digits_mlp.pruned.onnx --optimize extended --prune 2:4 --exclude fc3.weight
      --report ${WORK}/report.json)
 step(eval ${FIXTURES}/digits_mlp.opset17.onnx --input ${FIXTURES}/x_test.npy --labels ${FIXTURES}/y_test.npy)
 step(eval ${WORK}/digits_mlp.pruned.onnx --input ${FIXTURES}/x_test.npy --labels ${FIXTURES}/y_test.npy

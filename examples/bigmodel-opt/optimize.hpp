@@ -5,7 +5,8 @@
 #include <bigmodel/graph.hpp>
 #include <bigmodel/io/file.hpp>
 #include <bigmodel/io/onnx_graph.hpp>
-#include <bigmodel/passes/prune.hpp>
+#include <bigmodel/passes.hpp>
+#include <bigmodel/runtime/constant_evaluator.hpp>
 #include <bigmodel/runtime/calibration.hpp>
 
 #include <cmath>
@@ -95,11 +96,16 @@ inline prune_request parse_prune(std::string spec) {
 
 inline int cmd_optimize(const std::vector<std::string>& argv, const output& out) {
   const args a(argv, {{"help", false}, {"output", true}, {"optimize", true}, {"prune", true}, {"quantize", true},
-                      {"calibration", true}, {"exclude", true}, {"report", true}, {"json", false}, {"quiet", false}});
+                      {"calibration", true}, {"exclude", true}, {"report", true}, {"keep-fused", false},
+                      {"json", false}, {"quiet", false}});
   if (a.has("help") || a.positional().size() != 1 || !a.has("output")) {
     std::printf(
         "usage: bigmodel-opt optimize IN.onnx -o OUT.onnx [options]\n"
-        "  --optimize LEVEL         graph optimization: none, basic (dead code) [default: basic]\n"
+        "  --optimize LEVEL         none; basic (constant folding, identity/dead/CSE elimination, BatchNorm\n"
+        "                           folding, MatMul+Add->Gemm); extended (basic + LayerNorm, GELU, attention\n"
+        "                           and activation fusion) [default: basic]\n"
+        "  --keep-fused             write fused ops in the com.bigmodel domain (smaller; only bigmodel reads\n"
+        "                           them) instead of their standard ONNX decomposition\n"
         "  --prune METHOD:AMOUNT    l1, global-l1, random, ln-structured[-l1|-l2|-linf], wanda (needs\n"
         "                           --calibration), channels (removes output channels: the model shrinks),\n"
         "                           or N:M such as 2:4, wanda-2:4; may repeat (applied in order)\n"
@@ -111,8 +117,8 @@ inline int cmd_optimize(const std::vector<std::string>& argv, const output& out)
     return a.has("help") ? 0 : 2;
   }
   const std::string level = a.get("optimize", "basic");
-  if (level != "none" && level != "basic")
-    throw usage_error("--optimize " + level + ": unknown level (none, basic)");
+  if (level != "none" && level != "basic" && level != "extended")
+    throw usage_error("--optimize " + level + ": unknown level (none, basic, extended)");
   if (a.has("quantize")) throw usage_error("--quantize: quantization passes are not available in this build yet");
   const std::vector<std::string> prune_specs = a.all("prune");
   std::vector<prune_request> prunes;
@@ -126,9 +132,18 @@ inline int cmd_optimize(const std::vector<std::string>& argv, const output& out)
   const auto before = bigmodel::passes::stats_of(g);
 
   std::string json_passes;
-  if (level == "basic") {
-    const auto dead = bigmodel::remove_dead_nodes(g) + bigmodel::remove_unused_initializers(g);
-    json_passes += "{\"pass\":\"dead_code\",\"changes\":" + std::to_string(dead) + "}";
+  if (level != "none") {
+    namespace bp = bigmodel::passes;
+    const auto lvl = level == "extended" ? bp::level::extended : bp::level::basic;
+    out.progress("optimizing (" + level + ")");
+    const auto rep = bp::optimize(lvl, bigmodel::runtime::kernel_evaluator{}).run(g, {.verify = true, .fixed_point = true});
+    out.progress_done();
+    for (const auto& p : rep.passes) {
+      if (p.changes == 0) continue;
+      if (out.human()) std::printf("%-32s %zu changes\n", p.name.c_str(), p.changes);
+      json_passes += std::string(json_passes.empty() ? "" : ",") + "{\"pass\":\"" + json_escape(p.name) +
+                     "\",\"changes\":" + std::to_string(p.changes) + "}";
+    }
   }
   std::vector<bigmodel::named_tensors> calibration;
   if (a.has("calibration")) {
@@ -171,6 +186,9 @@ inline int cmd_optimize(const std::vector<std::string>& argv, const output& out)
     json_passes += std::string(json_passes.empty() ? "" : ",") + "{\"pass\":\"prune " + json_escape(spec) +
                    "\",\"layers\":" + std::to_string(r.report.layers.size()) + ",\"sparsity\":" + std::to_string(total.sparsity()) + "}";
   }
+  // Fused ops standard ONNX lacks are written as their standard decomposition unless asked otherwise,
+  // so the output loads in other runtimes.
+  if (!a.has("keep-fused")) (void)bigmodel::passes::decompose_for_export(g);
   out.progress("writing " + dst.string());
   bigmodel::io::save_onnx(g, dst);
   out.progress_done();

@@ -70,6 +70,17 @@ if(channels_size GREATER limit)
 endif()
 expect(0 "top-1 accuracy: 96.94%" eval ${WORK}/channels.onnx --input ${mlp}/x_test.npy --labels ${mlp}/y_test.npy)
 
+# Graph optimization: the encoder's decomposed LayerNorm/GELU/attention are fused, then written back as
+# standard ONNX by default (loads anywhere), or kept fused with --keep-fused; outputs unchanged.
+set(enc ${FIXTURES}/tiny_encoder)
+expect(0 "fuse_layer_norm +2 changes.*Attention +0 +1.*Erf +1 +0.*LayerNormalization +0 +2.*ReduceMean +5 +1.*Softmax +1 +0" optimize ${enc}/tiny_encoder.opset13.onnx -o ${WORK}/enc_fused.onnx --optimize extended --keep-fused)
+expect(0 "Attention +1.*Gelu +1.*LayerNormalization +2" inspect ${WORK}/enc_fused.onnx)
+expect(0 "argmax agreement 100.00%" eval ${WORK}/enc_fused.onnx --input ${enc}/x_test.npy --reference ${enc}/tiny_encoder.opset13.onnx)
+expect(0 "fuse_attention +1 changes" optimize ${enc}/tiny_encoder.opset13.onnx -o ${WORK}/enc_std.onnx --optimize extended)
+expect(0 "Erf +1.*Softmax +1" inspect ${WORK}/enc_std.onnx)  # written back as standard ONNX
+expect(0 "argmax agreement 100.00%" eval ${WORK}/enc_std.onnx --input ${enc}/x_test.npy --reference ${enc}/tiny_encoder.opset13.onnx)
+expect(2 "unknown level" optimize ${enc}/tiny_encoder.opset13.onnx -o ${WORK}/x.onnx --optimize ludicrous)
+
 # Errors a user can make: one clear line, non-zero exit.
 expect(2 "unknown command 'frobnicate'" frobnicate)
 expect(1 "error: .*nope.onnx" inspect ${WORK}/nope.onnx)
