@@ -40,6 +40,18 @@ std::vector<T> random_values(std::size_t count, int lo, int hi, unsigned seed) {
   return v;
 }
 
+// 64-byte aligned int32 storage (the bandwidth probe uses aligned loads).
+class aligned_ints {
+ public:
+  explicit aligned_ints(std::size_t count) : storage_(count + 16, 1) {}
+  [[nodiscard]] const std::int32_t* data() const {
+    return reinterpret_cast<const std::int32_t*>((reinterpret_cast<std::uintptr_t>(storage_.data()) + 63) & ~std::uintptr_t{63});
+  }
+
+ private:
+  std::vector<std::int32_t> storage_;
+};
+
 inline void set_ops(benchmark::State& state, const shape& s) {
   state.counters["GOPS"] = benchmark::Counter(2.0 * static_cast<double>(s.m * s.n * s.k) * 1e-9,
                                               benchmark::Counter::kIsIterationInvariantRate);

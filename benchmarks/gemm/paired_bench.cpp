@@ -42,7 +42,11 @@ void paired(benchmark::State& state, shape s, bool cold, bool with_eigen) {
   const auto peak_iterations = static_cast<std::int64_t>(ops / bench::vnni_ops_per_iteration) + 1;
   const bool has_peak = bigmodel::cpu().avx512vnni;
 
-  std::vector<double> vs_onednn, vs_eigen, of_peak, ours_gops, weight_gbps;
+  // Streamed weights: also read the same number of bytes from a cold buffer (rotating over 64 MiB + one
+  // copy) with the bandwidth probe, back to back, to give our fraction of the read bandwidth.
+  bench::aligned_ints cold_buffer(cold ? (copies + 1) * s.n * s.k / 4 : 0);
+  std::vector<double> vs_onednn, vs_eigen, of_peak, ours_gops, weight_gbps, of_read_bw;
+  std::size_t next_read = 0;
   std::size_t next = 0, iteration = 0;
   const auto run_ours = [&] {
     k::gemm(s.m, a.data(), s.k, packed[next], c.data(), s.n);
@@ -67,6 +71,11 @@ void paired(benchmark::State& state, shape s, bool cold, bool with_eigen) {
     weight_gbps.push_back(static_cast<double>(s.n * s.k) / t_ours * 1e-9);
     if (bench::onednn_matmul::available()) vs_onednn.push_back(t_onednn / t_ours);
     if (eigen) vs_eigen.push_back(seconds([&] { eigen->run(); }) / t_ours);
+    if (cold && has_peak) {
+      const std::int32_t* p = cold_buffer.data() + next_read * (s.n * s.k / 4);
+      next_read = next_read == copies ? 0 : next_read + 1;
+      of_read_bw.push_back(seconds([&] { benchmark::DoNotOptimize(bench::read_all(p, s.n * s.k / 4)); }) / t_ours);
+    }
     if (has_peak) of_peak.push_back(seconds([&] { benchmark::DoNotOptimize(bench::vnni_chains(peak_iterations)); }) / t_ours);
   }
   state.counters["ours_GOPS"] = median(ours_gops);
@@ -74,6 +83,7 @@ void paired(benchmark::State& state, shape s, bool cold, bool with_eigen) {
   if (!vs_eigen.empty()) state.counters["ours_over_eigen"] = median(vs_eigen);
   if (!of_peak.empty()) state.counters["peak_fraction"] = median(of_peak);
   if (cold) state.counters["weight_GBps"] = median(weight_gbps);
+  if (!of_read_bw.empty()) state.counters["read_bw_fraction"] = median(of_read_bw);
 }
 
 const bool registered = [] {

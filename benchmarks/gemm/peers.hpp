@@ -39,4 +39,7 @@ class onednn_matmul {
 std::int64_t vnni_chains(std::int64_t iterations);
 inline constexpr double vnni_ops_per_iteration = 24.0 * 64 * 2;
 
+// Sums count int32 (a multiple of 64) from 64-byte aligned p with AVX-512 loads: the read-bandwidth probe.
+std::int64_t read_all(const std::int32_t* p, std::size_t count);
+
 }  // namespace bench

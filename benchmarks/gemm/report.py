@@ -61,15 +61,15 @@ def paired(path):
     if not rows:
         return
     print("\nBack to back in each iteration (medians of per-iteration ratios; robust to machine load):\n")
-    print("| M,N,K | ours GOPS | ours/oneDNN | ours/Eigen fp32 | ours / VNNI peak | weight GB/s |")
-    print("|---|---|---|---|---|---|")
+    print("| M,N,K | ours GOPS | ours/oneDNN | ours/Eigen fp32 | ours / VNNI peak | weight GB/s | ours / read bw |")
+    print("|---|---|---|---|---|---|---|")
     key = lambda n: (n.startswith("paired_cold"), [int(x) for x in n.split("/")[1].split("x")])
     for name in sorted(rows, key=key):
         b = rows[name]
         get = lambda c, d=2: f"{b[c]:.{d}f}" if c in b else "–"
         label = name.split("/")[1].replace("x", ",") + (" (weights from DRAM)" if name.startswith("paired_cold") else "")
         print(f"| {label} | {get('ours_GOPS', 0)} | {get('ours_over_onednn')} | {get('ours_over_eigen')} | "
-              f"{get('peak_fraction')} | {get('weight_GBps', 1)} |")
+              f"{get('peak_fraction')} | {get('weight_GBps', 1)} | {get('read_bw_fraction')} |")
 
 
 if __name__ == "__main__":
