@@ -86,7 +86,36 @@ void paired(benchmark::State& state, shape s, bool cold, bool with_eigen) {
   if (!of_read_bw.empty()) state.counters["read_bw_fraction"] = median(of_read_bw);
 }
 
+// linear_dynamic (f32 in, per-row u8 quantization, fused dequantize + bias, f32 out) against the raw u8 x s8
+// -> s32 GEMM on the same weights, back to back: "raw_over_linear_dynamic" is t_raw / t_linear_dynamic.
+void paired_linear_dynamic(benchmark::State& state, shape s) {
+  const auto w = bench::random_values<std::int8_t>(s.n * s.k, -128, 127, 1);
+  const auto a = bench::random_values<std::uint8_t>(s.m * s.k, 0, 255, 2);
+  auto x = bench::random_values<float>(s.m * s.k, -1000, 1000, 3);
+  for (auto& v : x) v *= 1e-3f;
+  std::vector<std::int32_t> c(s.m * s.n);
+  std::vector<float> y(s.m * s.n), w_scale(s.n, 0.01f), bias(s.n, 0.5f);
+  const auto packed = k::pack_weights(w.data(), s.k, s.n, s.k, k::weight_layout::n_by_k);
+  const auto raw = [&] { k::gemm(s.m, a.data(), s.k, packed, c.data(), s.n); };
+  const auto ld = [&] { k::linear_dynamic(s.m, x.data(), s.k, packed, w_scale.data(), true, bias.data(), y.data(), s.n); };
+  std::vector<double> ratio;
+  std::size_t iteration = 0;
+  for (auto _ : state) {
+    double t_raw = 0, t_ld = 0;
+    if (iteration++ % 2 == 0) {
+      raw(), t_raw = seconds(raw), ld(), t_ld = seconds(ld);
+    } else {
+      ld(), t_ld = seconds(ld), raw(), t_raw = seconds(raw);
+    }
+    benchmark::DoNotOptimize(y.data());
+    ratio.push_back(t_raw / t_ld);
+  }
+  state.counters["raw_over_linear_dynamic"] = median(ratio);
+}
+
 const bool registered = [] {
+  for (const shape& s : bench::anchor_shapes)
+    if (s.m >= 32) benchmark::RegisterBenchmark(bench::name("paired_ld", s).c_str(), paired_linear_dynamic, s)->UseRealTime();
   for (const shape& s : bench::anchor_shapes)
     benchmark::RegisterBenchmark(bench::name("paired", s).c_str(), paired, s, false, true)->UseRealTime();
   for (const shape& s : bench::cold_shapes)
