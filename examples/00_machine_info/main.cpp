@@ -2,6 +2,7 @@
 #include <bigmodel/opt.hpp>
 
 #include <cmath>
+#include <string>
 #include <cstdio>
 #include <vector>
 
@@ -9,6 +10,11 @@ int main() {
   using namespace bigmodel;
   std::printf("bigmodel %d.%d.%d\n", BIGMODEL_VERSION_MAJOR, BIGMODEL_VERSION_MINOR, BIGMODEL_VERSION_PATCH);
   std::printf("CPU features: %s\n", cpu().to_string().c_str());
+  std::printf("int8 GEMM kernels compiled:");
+  for (auto i : kernels::compiled_isas())
+    std::printf(" %s%s", std::string(kernels::isa_name(i)).c_str(), kernels::is_supported(i) ? "" : " (unsupported here)");
+  std::printf("\nint8 GEMM kernel in use: %s (override with BIGMODEL_ISA=avx2 ...)\n",
+              std::string(kernels::isa_name(kernels::active_isa())).c_str());
 
   // A 4 x 8 weight, quantized per output channel to int8 and group-wise to int4, then back.
   tensor<float, extents<4, 8>> w;
