@@ -1,0 +1,148 @@
+// Static int8 with each observer on the fixtures (calibrated on the held-out split), bad calibration
+// sets, the sensitivity report, and the fused DynamicLinear op that runs kernels::linear_dynamic.
+#include "quantize_test_util.hpp"
+
+#include <bigmodel/passes/quantize/dynamic_linear.hpp>
+#include <bigmodel/passes/quantize/sensitivity.hpp>
+#include <bigmodel/passes/quantize/static.hpp>
+
+using namespace bigmodel;
+using namespace qtest;
+
+namespace {
+
+// x_calib split into batches of `rows`.
+std::vector<named_tensors> calibration_batches(const fixture& f, std::int64_t rows = 50) {
+  const auto x = load_npy(f.dir() / "x_calib.npy");
+  const std::int64_t n = x.dim(0), row = x.numel() / n;
+  std::vector<named_tensors> out;
+  for (std::int64_t b = 0; b < n; b += rows) {
+    shape_t s = x.shape();
+    s[0] = std::min(rows, n - b);
+    const auto src = x.span<float>().subspan(static_cast<std::size_t>(b * row), static_cast<std::size_t>(s[0] * row));
+    out.push_back({{"input", dynamic_tensor::from<float>(s, src)}});
+  }
+  return out;
+}
+
+const fixture static_fixtures[] = {{"digits_mlp", "digits_mlp.opset17.onnx"},
+                                   {"digits_cnn", "digits_cnn.opset17.onnx"},
+                                   {"tiny_encoder", "tiny_encoder.opset17.onnx"}};
+
+}  // namespace
+
+TEST_CASE("static int8: every observer keeps accuracy within 0.5 points of fp32") {
+  using quant::observer_kind;
+  const std::pair<observer_kind, const char*> observers[] = {{observer_kind::min_max, "min-max"},
+                                                             {observer_kind::moving_average_min_max, "moving-average"},
+                                                             {observer_kind::percentile, "percentile"},
+                                                             {observer_kind::entropy, "entropy"},
+                                                             {observer_kind::mse, "mse"}};
+  for (const auto& f : static_fixtures) {
+    const auto calib = calibration_batches(f);
+    const auto x = f.x(), ref = f.fp32();
+    const double acc_fp32 = accuracy(ref, f.y());
+    for (const auto& [kind, label] : observers) {
+      INFO(f.file << " " << label);
+      auto g = f.load();
+      quant::static_config cfg;
+      cfg.observer.kind = kind;
+      const auto rep = quant::quantize_static(g, calib, cfg);
+      CHECK(rep.changes > 0);
+      CHECK(!rep.notes.empty());  // the observer ranges
+      const auto y = run(g, x);
+      const double acc = accuracy(y, f.y());
+      std::printf("%-28s static int8 %-15s acc %.4f (fp32 %.4f) rel L2 vs fp32 %.5f\n", f.file.c_str(), label, acc, acc_fp32, rel_l2(y, ref));
+      CHECK(acc >= acc_fp32 - 0.005);
+      if (kind == observer_kind::min_max) {
+        const fs::path file = temp_dir() / (fs::path(f.file).stem().string() + ".static_int8.onnx");
+        io::save_onnx(g, file);
+        CHECK(run(io::load_onnx(file), x) == y);
+        if (auto y_ort = run_ort(file, x)) {
+          std::printf("%-28s static int8 ONNX Runtime vs ours rel L2 %.6f\n", f.file.c_str(), rel_l2(*y_ort, y));
+          CHECK(rel_l2(*y_ort, y) < 2e-3);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("bad calibration sets: empty, wrong shape, wrong dtype, NaN") {
+  const fixture f{"digits_mlp", "digits_mlp.opset17.onnx"};
+  auto g = f.load();
+  const auto expect = [&](const std::vector<named_tensors>& calib, const std::string& id) {
+    try {
+      (void)quant::quantize_static(g, calib);
+      FAIL("no error, expected " << id);
+    } catch (const error& e) {
+      CHECK(e.id() == id);
+      INFO(e.what());
+      CHECK(std::string(e.what()).find("input") != std::string::npos);
+    }
+  };
+  CHECK_THROWS_AS(quant::quantize_static(g, {}), error);
+  expect({{{"input", dynamic_tensor(dtype::f32, {4, 63})}}}, "calibration.bad_input");
+  expect({{{"input", dynamic_tensor(dtype::s64, {4, 64})}}}, "calibration.bad_input");
+  expect({{{"wrong_name", dynamic_tensor(dtype::f32, {4, 64})}}}, "calibration.bad_input");
+  auto nan = dynamic_tensor(dtype::f32, {4, 64});
+  nan.mutable_span<float>()[3] = std::nanf("");
+  try {
+    (void)quant::quantize_static(g, {{{"input", nan}}});
+    FAIL("no error for a NaN calibration input");
+  } catch (const error& e) {
+    CHECK(e.id() == "calibration.non_finite");
+    CHECK(std::string(e.what()).find("input") != std::string::npos);
+  }
+  CHECK(g.find_value("fc1.weight"));  // the graph is untouched after every failure
+}
+
+TEST_CASE("sensitivity report ranks layers and can keep the worst in fp32") {
+  const fixture f{"tiny_encoder", "tiny_encoder.opset17.onnx"};
+  const auto g = f.load();
+  const auto samples = calibration_batches(f, 100);
+  quant::layer_selection sel;
+  sel.scheme = quant::scheme_of<per_group<1, 32>, s4x2>();
+  sel.exclude = {"onnx::MatMul_116"};  // proj: K = 8 is not a multiple of 32
+  const auto rows = quant::sensitivity(g, samples, [](auto& m, const quant::layer_selection& s) {
+    (void)quant::quantize_weights(m, {.layers = s});
+  }, sel);
+  REQUIRE(rows.size() == 7);
+  for (std::size_t i = 1; i < rows.size(); ++i) CHECK(rows[i - 1].relative_error >= rows[i].relative_error);
+  for (const auto& r : rows) {
+    std::printf("sensitivity int4 g32 %-24s %-20s rel err %.5f SQNR %.1f dB\n", r.node.c_str(), r.weight.c_str(), r.relative_error, r.sqnr_db);
+    CHECK(r.relative_error > 0);
+  }
+  auto keep = sel;
+  CHECK(quant::keep_sensitive_fp32(keep, rows, rows[1].relative_error) == 1);
+  auto q = g;
+  const auto rep = quant::quantize_weights(q, {.layers = keep});
+  CHECK(rep.layers.size() == 6);
+  CHECK(q.find_value(rows[0].weight));
+}
+
+TEST_CASE("DynamicLinear: the fused op runs kernels::linear_dynamic and matches the standard graph") {
+  for (const auto& f : {fixture{"digits_mlp", "digits_mlp.opset17.onnx"}, fixture{"tiny_encoder", "tiny_encoder.opset13.onnx"}}) {
+    INFO(f.file);
+    auto g = io::load_onnx<quant::quant_op_set>(f.dir() / f.file);
+    const auto rep = quant::quantize_dynamic(g);
+    const auto x = f.x();
+    const auto standard = run(g, x);
+    auto fused = g;
+    CHECK(quant::fuse_dynamic_linear(fused) == rep.changes);
+    std::size_t mmi = 0, dl = 0;
+    for (auto n : fused.nodes()) {
+      mmi += fused.op_as<ops::matmul_integer>(n) ? 1 : 0;
+      dl += fused.op_as<ops::dynamic_linear>(n) ? 1 : 0;
+    }
+    CHECK(mmi == 0);
+    CHECK(dl == rep.changes);
+    const auto y = run(fused, x);
+    const double rel = rel_l2(y, standard);
+    std::printf("%-28s DynamicLinear vs standard graph rel L2 %.2e, accuracy %.4f\n", f.file.c_str(), rel, accuracy(y, f.y()));
+    CHECK(rel < 1e-3);
+    CHECK(accuracy(y, f.y()) >= accuracy(f.fp32(), f.y()) - 0.003);
+    auto per_row = g;
+    (void)quant::fuse_dynamic_linear(per_row, true);
+    CHECK(rel_l2(run(per_row, x), f.fp32()) <= rel_l2(standard, f.fp32()) * 1.5);
+  }
+}
