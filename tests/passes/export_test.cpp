@@ -35,10 +35,12 @@ TEST_CASE("decompose_for_export writes the optimized encoder in standard ONNX op
     CHECK(count(g, "LayerNormalization") == (opset13 ? 0u : 2u));
     const named_tensors feeds{{"input", load_rows(dir / "x_test.npy", 16)}};
     CHECK(relative_error(original, g, feeds) <= 1e-5);
-    const auto path = fs::temp_directory_path() / ("bigmodel_decomposed_" + std::string(f));
+    // BIGMODEL_KEEP_EXPORT=DIR keeps the file (to run it in ONNX Runtime: benchmarks/ort/run_ort.js).
+    const char* keep = std::getenv("BIGMODEL_KEEP_EXPORT");
+    const auto path = (keep ? fs::path(keep) : fs::temp_directory_path()) / ("decomposed_" + std::string(f));
     io::save_onnx(g, path);
     const auto back = io::load_onnx(path);
-    fs::remove(path);
+    if (!keep) fs::remove(path);
     CHECK(relative_error(original, back, feeds) <= 1e-5);
   }
 }
