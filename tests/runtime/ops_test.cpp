@@ -93,6 +93,10 @@ TEST_CASE("comparison, Where, Cast, Expand", "[runtime][ops]") {
   CHECK(c.to_ints() == std::vector<std::int64_t>{1, -2, 3});
   const auto cf = run_op(ops::cast{dtype::f32}, {ints({5, -6})})[0];
   require_close(cf, {5, -6}, {2});
+  // Rank-0 operands on the general broadcast path.
+  const auto ws = run_op(ops::where{}, {dynamic_tensor::scalar(false), dynamic_tensor::scalar(1.0f), dynamic_tensor::scalar(2.0f)})[0];
+  REQUIRE(ws.rank() == 0);
+  CHECK(ws.span<float>()[0] == 2.0f);
   const auto e = run_op(ops::expand{}, {dynamic_tensor::from<float>({2, 1}, {1, 2}), ints({2, 3})})[0];
   require_close(e, {1, 1, 1, 2, 2, 2}, {2, 3});
 }

@@ -100,8 +100,9 @@ void for_each_broadcast(const shape_t& out, const std::array<std::vector<std::in
   const std::size_t rank = out.size();
   const std::int64_t total = [&] { std::int64_t n = 1; for (auto d : out) n *= d; return n; }();
   if (total == 0) return;
-  std::vector<std::int64_t> idx(rank, 0);
   std::array<std::int64_t, N> off{};
+  if (rank == 0) return f(off);  // a scalar
+  std::vector<std::int64_t> idx(rank, 0);
   const std::int64_t inner = rank ? out[rank - 1] : 1;
   std::array<std::int64_t, N> inner_stride{};
   for (std::size_t k = 0; k < N; ++k) inner_stride[k] = rank ? strides[k][rank - 1] : 0;
