@@ -6,6 +6,7 @@
 #include <bigmodel/io/file.hpp>
 #include <bigmodel/io/onnx_graph.hpp>
 #include <bigmodel/passes.hpp>
+#include <bigmodel/passes/quantize.hpp>
 #include <bigmodel/runtime/constant_evaluator.hpp>
 #include <bigmodel/runtime/calibration.hpp>
 
@@ -94,6 +95,51 @@ inline prune_request parse_prune(std::string spec) {
   return req;
 }
 
+// --quantize SCHEME -> runs the quantization pass on g; returns its report.
+inline bigmodel::quant::quantize_report run_quantize(bigmodel::computation_graph& g, const std::string& scheme,
+                                                     const std::vector<std::string>& excludes,
+                                                     const std::vector<bigmodel::named_tensors>& calibration) {
+  namespace q = bigmodel::quant;
+  auto layers_for = [&](q::weight_scheme ws) {
+    q::layer_selection sel;
+    sel.scheme = ws;
+    sel.exclude = excludes;
+    return sel;
+  };
+  using q::granularity_kind;
+  using q::weight_type;
+  const auto sym = bigmodel::symmetry::symmetric;
+  if (scheme == "int8-dynamic") {
+    q::dynamic_config cfg;
+    cfg.layers.exclude = excludes;
+    return q::quantize_dynamic(g, cfg);
+  }
+  if (scheme == "int8-static") {
+    if (calibration.empty()) throw usage_error("--quantize int8-static needs --calibration FILE.npy");
+    q::static_config cfg;
+    cfg.layers.exclude = excludes;
+    return q::quantize_static(g, calibration, cfg);
+  }
+  if (scheme == "int8-weight-only")
+    return q::quantize_weights(g, {.layers = layers_for({weight_type::s8, granularity_kind::per_channel, 0, sym})});
+  if (scheme == "fp16") return q::quantize_weights(g, {.layers = layers_for({weight_type::f16, granularity_kind::per_tensor, 0, sym})});
+  if (scheme == "bf16") return q::quantize_weights(g, {.layers = layers_for({weight_type::bf16, granularity_kind::per_tensor, 0, sym})});
+  if (scheme.rfind("int4-weight-only", 0) == 0) {
+    std::size_t group = 32;
+    if (scheme.size() > 16) {
+      const std::string g_text = scheme.substr(16);
+      if (g_text.size() < 2 || g_text[0] != ':' || g_text.find_first_not_of("0123456789", 1) != std::string::npos)
+        throw usage_error("--quantize " + scheme + ": write int4-weight-only or int4-weight-only:G (G a group size)");
+      group = std::stoul(g_text.substr(1));
+      if (group == 0) throw usage_error("--quantize " + scheme + ": the group size must be positive");
+    }
+    return q::quantize_weights(g, {.layers = layers_for({weight_type::s4, granularity_kind::per_group, group, sym}),
+                                   .keep_indivisible_fp32 = true});
+  }
+  throw usage_error("--quantize " + scheme +
+                    ": unknown scheme (int8-dynamic, int8-static, int8-weight-only, int4-weight-only[:G], fp16, bf16)");
+}
+
 inline int cmd_optimize(const std::vector<std::string>& argv, const output& out) {
   const args a(argv, {{"help", false}, {"output", true}, {"optimize", true}, {"prune", true}, {"quantize", true},
                       {"calibration", true}, {"exclude", true}, {"report", true}, {"keep-fused", false},
@@ -119,7 +165,6 @@ inline int cmd_optimize(const std::vector<std::string>& argv, const output& out)
   const std::string level = a.get("optimize", "basic");
   if (level != "none" && level != "basic" && level != "extended")
     throw usage_error("--optimize " + level + ": unknown level (none, basic, extended)");
-  if (a.has("quantize")) throw usage_error("--quantize: quantization passes are not available in this build yet");
   const std::vector<std::string> prune_specs = a.all("prune");
   std::vector<prune_request> prunes;
   for (const auto& p : prune_specs) prunes.push_back(parse_prune(p));
@@ -185,6 +230,20 @@ inline int cmd_optimize(const std::vector<std::string>& argv, const output& out)
                   100.0 * total.sparsity());
     json_passes += std::string(json_passes.empty() ? "" : ",") + "{\"pass\":\"prune " + json_escape(spec) +
                    "\",\"layers\":" + std::to_string(r.report.layers.size()) + ",\"sparsity\":" + std::to_string(total.sparsity()) + "}";
+  }
+  if (a.has("quantize")) {
+    const std::string scheme = a.get("quantize");
+    out.progress("quantizing (" + scheme + ")");
+    const auto r = run_quantize(g, scheme, excludes, calibration);
+    out.progress_done();
+    if (out.human()) {
+      std::printf("quantize %s: %zu layers, weights %s -> %s\n", scheme.c_str(), r.layers.size(),
+                  human_bytes(r.bytes_before()).c_str(), human_bytes(r.bytes_after()).c_str());
+      for (const auto& n : r.notes) std::printf("  %s\n", n.c_str());
+    }
+    json_passes += std::string(json_passes.empty() ? "" : ",") + "{\"pass\":\"quantize " + json_escape(scheme) +
+                   "\",\"layers\":" + std::to_string(r.layers.size()) + ",\"bytes_before\":" +
+                   std::to_string(r.bytes_before()) + ",\"bytes_after\":" + std::to_string(r.bytes_after()) + "}";
   }
   // Fused ops standard ONNX lacks are written as their standard decomposition unless asked otherwise,
   // so the output loads in other runtimes.

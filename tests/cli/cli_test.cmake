@@ -81,6 +81,25 @@ expect(0 "Erf +1.*Softmax +1" inspect ${WORK}/enc_std.onnx)  # written back as s
 expect(0 "argmax agreement 100.00%" eval ${WORK}/enc_std.onnx --input ${enc}/x_test.npy --reference ${enc}/tiny_encoder.opset13.onnx)
 expect(2 "unknown level" optimize ${enc}/tiny_encoder.opset13.onnx -o ${WORK}/x.onnx --optimize ludicrous)
 
+# Quantization: the file shrinks and accuracy holds (PyTorch fp32: 97.22 %).
+expect(0 "quantize int8-dynamic: 3 layers" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/int8.onnx --quantize int8-dynamic)
+expect(0 "top-1 accuracy: 9(7.[0-9]+|6.9[0-9])%" eval ${WORK}/int8.onnx --input ${mlp}/x_test.npy --labels ${mlp}/y_test.npy)
+expect(0 "op MatMulInteger +3" inspect ${WORK}/int8.onnx)
+file(SIZE ${WORK}/int8.onnx int8_size)
+math(EXPR limit "${dense_size} / 3")
+if(int8_size GREATER limit)
+  message(FATAL_ERROR "int8 weights did not shrink the file: ${int8_size} vs ${dense_size}")
+endif()
+expect(0 "quantize int4-weight-only:32: 3 layers" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/int4.onnx --quantize int4-weight-only:32)
+expect(0 "top-1 accuracy: 9[6-9].[0-9]+%" eval ${WORK}/int4.onnx --input ${mlp}/x_test.npy --labels ${mlp}/y_test.npy)
+expect(0 "quantize fp16: 3 layers" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/fp16.onnx --quantize fp16)
+expect(0 "top-1 accuracy: 97.22%" eval ${WORK}/fp16.onnx --input ${mlp}/x_test.npy --labels ${mlp}/y_test.npy)
+expect(0 "quantize int8-static: 3 layers" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/static.onnx --quantize int8-static --calibration ${mlp}/x_calib.npy)
+expect(0 "top-1 accuracy: 9[6-9].[0-9]+%" eval ${WORK}/static.onnx --input ${mlp}/x_test.npy --labels ${mlp}/y_test.npy)
+expect(2 "unknown scheme" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/x.onnx --quantize int3)
+expect(2 "int8-static needs --calibration" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/x.onnx --quantize int8-static)
+expect(2 "group size must be positive" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/x.onnx --quantize int4-weight-only:0)
+
 # Errors a user can make: one clear line, non-zero exit.
 expect(2 "unknown command 'frobnicate'" frobnicate)
 expect(1 "error: .*nope.onnx" inspect ${WORK}/nope.onnx)
