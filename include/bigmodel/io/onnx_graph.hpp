@@ -19,6 +19,7 @@
 
 #include "../graph/computation_graph.hpp"
 #include "../graph/topology.hpp"
+#include "../passes/fuse/decompose.hpp"
 #include "onnx.hpp"
 
 namespace bigmodel::io {
@@ -437,11 +438,20 @@ onnx::model_proto to_model_proto(const basic_computation_graph<OpSet>& g) {
   return m;
 }
 
-// Saves atomically (temporary file, then rename).
+// Saves atomically (temporary file, then rename). Fused ops that standard ONNX lacks (Gelu, Attention,
+// fused activations) are written as their standard decomposition by default, so the file loads in ONNX
+// Runtime and other runtimes; `{.form = passes::export_form::bigmodel_domain}` keeps them as com.bigmodel
+// ops (smaller, only bigmodel reads them back). g itself is not changed.
 template <class OpSet>
 void save_onnx(const basic_computation_graph<OpSet>& g, const std::filesystem::path& path,
-               const onnx::save_options& options = {}) {
-  onnx::save_model(to_model_proto(g), path, options);
+               const onnx::save_options& options = {}, const passes::export_config& form = {}) {
+  if (form.form == passes::export_form::bigmodel_domain) {
+    onnx::save_model(to_model_proto(g), path, options);
+    return;
+  }
+  auto standard = g;  // copies share the weights
+  (void)passes::decompose_for_export(standard, form);
+  onnx::save_model(to_model_proto(standard), path, options);
 }
 
 }  // namespace bigmodel::io

@@ -2,6 +2,7 @@
 // Data movement and shape ops: views where possible (Reshape, Flatten, Squeeze, Unsqueeze, Identity,
 // Dropout alias their input), copies otherwise. All work on any element type by bytes.
 
+#include <cmath>
 #include <cstring>
 
 #include "../kernel_context.hpp"
