@@ -16,6 +16,8 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <system_error>
+#include <unistd.h>
 
 namespace qtest {
 
@@ -28,10 +30,18 @@ inline fs::path source_dir() {
 }
 inline fs::path fixtures() { return source_dir() / "tests" / "fixtures"; }
 
+// A scratch folder for this process, removed at exit.
 inline fs::path temp_dir() {
-  const fs::path d = fs::temp_directory_path() / ("bigmodel_quantize_tests_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d;
+  struct scratch {
+    fs::path dir = fs::temp_directory_path() / ("bigmodel_quantize_tests_" + std::to_string(::getpid()));
+    scratch() { fs::create_directories(dir); }
+    ~scratch() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  };
+  static const scratch s;
+  return s.dir;
 }
 
 inline dynamic_tensor load_npy(const fs::path& p) {

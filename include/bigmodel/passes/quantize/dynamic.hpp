@@ -78,7 +78,7 @@ quantize_report quantize_dynamic(basic_computation_graph<OpSet>& g, const dynami
 
     auto wit = weights.find(l.weight.index);
     if (wit == weights.end()) {
-      const dynamic_tensor& w = *g.constant_value(l.weight);
+      const dynamic_tensor w = *g.constant_value(l.weight);  // a copy (shared storage): adding values moves value_info
       const auto q = quantize_matrix(output_major(w, l.inputs_first), *scheme, l.where());
       const auto k = static_cast<std::int64_t>(q.cols), n = static_cast<std::int64_t>(q.rows);
       detail::dynamic_weight dw{add_constant(g, l.weight_name + "_quantized", values_tensor(q, {k, n}, true)),
