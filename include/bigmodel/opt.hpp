@@ -7,3 +7,4 @@
 #include "graph.hpp"
 #include "runtime.hpp"
 #include "passes.hpp"
+#include "passes/quantize.hpp"
