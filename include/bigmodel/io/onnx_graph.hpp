@@ -442,10 +442,30 @@ onnx::model_proto to_model_proto(const basic_computation_graph<OpSet>& g) {
 // fused activations) are written as their standard decomposition by default, so the file loads in ONNX
 // Runtime and other runtimes; `{.form = passes::export_form::bigmodel_domain}` keeps them as com.bigmodel
 // ops (smaller, only bigmodel reads them back). g itself is not changed.
+// True when g holds an op standard ONNX at the model's opset lacks (so a plain load -> save stays
+// byte-identical: nothing is decomposed, no shapes are inferred).
+template <class OpSet>
+[[nodiscard]] bool has_nonstandard_ops(const basic_computation_graph<OpSet>& g, const passes::export_config& form) {
+  const auto opset = passes::detail::onnx_opset(g);
+  for (auto n : g.nodes()) {
+    const bool nonstandard = std::visit(
+        [&](const auto& op) {
+          using Op = std::decay_t<decltype(op)>;
+          if constexpr (std::is_same_v<Op, ops::gelu> || std::is_same_v<Op, ops::attention>) return true;
+          else if constexpr (std::is_same_v<Op, ops::layer_norm>) return form.decompose_layer_norm && opset < 17;
+          else if constexpr (requires { op.act.kind; }) return op.act.kind != ops::activation_kind::none;
+          else return false;
+        },
+        g.op_of(n));
+    if (nonstandard) return true;
+  }
+  return false;
+}
+
 template <class OpSet>
 void save_onnx(const basic_computation_graph<OpSet>& g, const std::filesystem::path& path,
                const onnx::save_options& options = {}, const passes::export_config& form = {}) {
-  if (form.form == passes::export_form::bigmodel_domain) {
+  if (form.form == passes::export_form::bigmodel_domain || !has_nonstandard_ops(g, form)) {
     onnx::save_model(to_model_proto(g), path, options);
     return;
   }
