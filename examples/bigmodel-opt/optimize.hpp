@@ -22,19 +22,6 @@
 
 namespace cli {
 
-// Shell-style pattern with '*' (any run) and '?' (one character).
-inline bool glob_match(std::string_view p, std::string_view s) {
-  std::size_t pi = 0, si = 0, star = std::string_view::npos, mark = 0;
-  while (si < s.size()) {
-    if (pi < p.size() && (p[pi] == '?' || p[pi] == s[si])) ++pi, ++si;
-    else if (pi < p.size() && p[pi] == '*') star = pi++, mark = si;
-    else if (star != std::string_view::npos) pi = star + 1, si = ++mark;
-    else return false;
-  }
-  while (pi < p.size() && p[pi] == '*') ++pi;
-  return pi == p.size();
-}
-
 inline double parse_amount(const std::string& s, const std::string& spec) {
   std::size_t used = 0;
   double v = 0;
@@ -197,7 +184,7 @@ inline int cmd_optimize(const std::vector<std::string>& argv, const output& out)
   }
   auto not_excluded = [&excludes](std::string_view name) {
     for (const auto& p : excludes)
-      if (glob_match(p, name)) return false;
+      if (bigmodel::quant::glob_match(p, name)) return false;
     return true;
   };
   for (std::size_t i = 0; i < prunes.size(); ++i) {
