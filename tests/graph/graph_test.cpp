@@ -313,3 +313,35 @@ TEST_CASE("dynamic_tensor: views, typed access, aliasing", "[tensor]") {
   CHECK_THAT(error_id([&] { dynamic_tensor(dtype::f32, {-1, 2}); }), Catch::StartsWith("tensor.bad_shape"));
   CHECK(dynamic_tensor::from<std::int64_t>({2}, {3, -4}).to_ints() == std::vector<std::int64_t>{3, -4});
 }
+
+TEST_CASE("ONNX writer: required attributes at their C++ default are written; IR version follows the opset", "[graph][onnx]") {
+  namespace ox = io::onnx;
+  computation_graph g;
+  g.opset_imports = {{"", 13}};
+  const auto x = g.add_input("x", dtype::s64, {2, 3});
+  const auto c = g.add_value("c"), y = g.add_value("y"), z = g.add_value("z");
+  g.add_node(ops::cast{dtype::f32}, {x}, {c}, "cast");          // `to` has no ONNX default
+  g.add_node(ops::concat{0}, {c, c}, {y}, "concat");            // nor has Concat's `axis`
+  g.add_node(ops::softmax{-1}, {y}, {z}, "softmax");            // default axis differs before opset 13
+  g.mark_output(z);
+  auto m = io::to_model_proto(g);
+  CHECK(m.ir_version == 8);
+  auto attr = [&](std::string_view op, std::string_view name) {
+    for (const auto& n : m.graph.node)
+      if (n.op_type == op) return ox::find_attribute(n, name) != nullptr;
+    return false;
+  };
+  CHECK(attr("Cast", "to"));
+  CHECK(attr("Concat", "axis"));
+  CHECK(attr("Softmax", "axis"));
+  const auto back = io::from_model_proto(m);
+  CHECK(test::graphs_equal(g, back));
+
+  // An opset a pass raised (int4 DequantizeLinear needs 21) raises the IR version with it; never lowers it.
+  g.opset_imports = {{"", 21}};
+  CHECK(io::to_model_proto(g).ir_version == 10);
+  CHECK(ox::min_ir_version_for_opset(11) == 6);
+  CHECK(ox::min_ir_version_for_opset(17) == 8);
+  CHECK(ox::min_ir_version_for_opset(19) == 9);
+  CHECK(ox::min_ir_version_for_opset(23) == 11);
+}

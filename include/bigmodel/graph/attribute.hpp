@@ -42,15 +42,20 @@ struct attribute {
 
 namespace ops {
 
-// One reflected attribute of an op struct: its ONNX name and the member holding it.
+// One reflected attribute of an op struct: its ONNX name and the member holding it. `required` marks an
+// attribute ONNX gives no default (Cast's `to`, Concat's `axis`) or whose default depends on the opset
+// (Softmax's `axis`): writers emit it even when it equals the C++ default member value.
 template <class Op, class Member>
 struct field {
   std::string_view name;
   Member Op::*member;
+  bool required = false;
   using value_type = Member;
 };
 template <class Op, class Member>
 field(std::string_view, Member Op::*) -> field<Op, Member>;
+template <class Op, class Member>
+field(std::string_view, Member Op::*, bool) -> field<Op, Member>;
 
 // The tuple of fields of an op, or an empty tuple for ops without attributes.
 template <class Op>

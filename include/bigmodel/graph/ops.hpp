@@ -137,7 +137,7 @@ struct average_pool {
 struct softmax {
   BIGMODEL_OP_NAME("Softmax", "");
   std::int64_t axis = -1;
-  static constexpr auto fields() { return std::tuple{field{"axis", &softmax::axis}}; }
+  static constexpr auto fields() { return std::tuple{field{"axis", &softmax::axis, true}}; }
   friend bool operator==(const softmax&, const softmax&) = default;
 };
 
@@ -192,7 +192,7 @@ struct gather {
 struct concat {
   BIGMODEL_OP_NAME("Concat", "");
   std::int64_t axis = 0;
-  static constexpr auto fields() { return std::tuple{field{"axis", &concat::axis}}; }
+  static constexpr auto fields() { return std::tuple{field{"axis", &concat::axis, true}}; }
   friend bool operator==(const concat&, const concat&) = default;
 };
 
@@ -226,7 +226,7 @@ struct split {
 struct cast {
   BIGMODEL_OP_NAME("Cast", "");
   dtype to = dtype::f32;
-  static constexpr auto fields() { return std::tuple{field{"to", &cast::to}}; }
+  static constexpr auto fields() { return std::tuple{field{"to", &cast::to, true}}; }
   friend bool operator==(const cast&, const cast&) = default;
 };
 

@@ -198,7 +198,7 @@ typename OpSet::variant make_op(const ox::node_proto& n, std::vector<attribute>&
 }
 
 // Attributes of an op struct for writing: those the source listed (in its order), then any other field
-// that differs from its default, then attributes the op struct does not interpret.
+// that is required or differs from its default, then attributes the op struct does not interpret.
 template <class Op, class Node>
 std::vector<ox::attribute_proto> attributes_of(const Op& op, const Node& nd, const ox::node_proto* original) {
   std::vector<ox::attribute_proto> out;
@@ -218,7 +218,7 @@ std::vector<ox::attribute_proto> attributes_of(const Op& op, const Node& nd, con
       if (const auto* a = find_attribute(nd.extra_attributes, name)) out.push_back(to_attribute_proto(*a, original));
   }
   ops::for_each_field<Op>([&](auto f) {
-    if (!listed(f.name) && !(op.*(f.member) == defaults.*(f.member))) write(f);
+    if (!listed(f.name) && (f.required || !(op.*(f.member) == defaults.*(f.member)))) write(f);
   });
   for (const auto& a : nd.extra_attributes)
     if (!listed(a.name)) out.push_back(to_attribute_proto(a, original));
@@ -435,6 +435,10 @@ onnx::model_proto to_model_proto(const basic_computation_graph<OpSet>& g) {
     if (info.source.has_value() || info.type != dtype::undefined) gp.value_info.push_back(d::value_info_for(info));
   }
   for (auto v : g.graph_outputs()) gp.output.push_back(d::value_info_for(g.at(v)));
+  // A pass may have raised the opset (int4 DequantizeLinear needs 21): the IR version must be recent enough
+  // for it, or checkers and runtimes reject the file. Never lowered.
+  for (const auto& o : m.opset_import)
+    if (o.domain.empty() || o.domain == "ai.onnx") m.ir_version = std::max(m.ir_version, ox::min_ir_version_for_opset(o.version));
   return m;
 }
 

@@ -61,6 +61,18 @@ class boxed {
 // ONNX IR version written by PyTorch 1.13 (opset 13-17 models).
 inline constexpr std::int64_t default_ir_version = 8;
 
+// The lowest IR version that may declare this default-domain opset (the ONNX versioning table: IR 3 for
+// opset 8, 4 for 9, 5 for 10, 6 for 11, 7 for 12-14, 8 for 15-18, 9 for 19-20, 10 for 21-22, 11 from 23).
+constexpr std::int64_t min_ir_version_for_opset(std::int64_t opset) noexcept {
+  if (opset <= 8) return 3;
+  if (opset <= 11) return opset - 5;
+  if (opset <= 14) return 7;
+  if (opset <= 18) return 8;
+  if (opset <= 20) return 9;
+  if (opset <= 22) return 10;
+  return 11;
+}
+
 struct string_string_entry_proto {
   std::string key;    // 1
   std::string value;  // 2
