@@ -9,3 +9,4 @@
 #include "kernels/parallel_for.hpp"
 #include "kernels/reference_gemm.hpp"
 #include "kernels/status.hpp"
+#include "kernels/weight_only.hpp"

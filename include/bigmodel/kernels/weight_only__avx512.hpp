@@ -1,0 +1,100 @@
+#pragma once
+// AVX-512 weight-only kernels, 16 columns per zmm, compiled twice from one description:
+//   avx512vnni: vpdpbusd adds 4 products u8 code x s8 x per s32 lane -- int4 codes after a mask / shift, int8
+//               codes whole (at most 4 * 255 * 127 per step, no saturation);
+//   avx512bw:   vpmaddubsw + vpmaddwd by ones, int8 codes split into nibbles (as on AVX2: exact).
+
+#include "isa.hpp"
+#if BIGMODEL_KERNELS_X86
+
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "weight_only_packed.hpp"
+
+// The operations both AVX-512 kernels share; Vnni chooses the dot product. Defined inside each target region.
+#define BIGMODEL_WO_AVX512_VEC(Vnni)                                                                                  \
+  struct wo_vec {                                                                                                    \
+    static constexpr std::size_t nr = 16;                                                                            \
+    static constexpr int max_rows = 8;                                                                               \
+    static constexpr bool direct_u8 = Vnni;                                                                          \
+    using iv = __m512i;                                                                                              \
+    using xv = __m512i;                                                                                              \
+    using fv = __m512;                                                                                               \
+    static iv izero() noexcept { return _mm512_setzero_si512(); }                                                    \
+    static iv load(const std::uint8_t* p) noexcept { return _mm512_loadu_si512(p); }                                 \
+    static iv lo4(iv w) noexcept { return _mm512_and_si512(w, _mm512_set1_epi8(0x0F)); }                             \
+    static iv hi4(iv w) noexcept { return _mm512_and_si512(_mm512_srli_epi16(w, 4), _mm512_set1_epi8(0x0F)); }       \
+    static xv bcast4(const std::int8_t* p) noexcept {                                                                \
+      std::int32_t four;                                                                                             \
+      std::memcpy(&four, p, 4);                                                                                      \
+      return _mm512_set1_epi32(four);                                                                                \
+    }                                                                                                                \
+    static iv dot4(iv acc, iv w, xv x) noexcept {                                                                    \
+      if constexpr (Vnni) return BIGMODEL_WO_DPBUSD(acc, w, x);                                                      \
+      else return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(w, x), _mm512_set1_epi16(1)));        \
+    }                                                                                                                \
+    static iv iadd(iv a, iv b) noexcept { return _mm512_add_epi32(a, b); }                                           \
+    static iv shl4(iv a) noexcept { return _mm512_slli_epi32(a, 4); }                                                \
+    static fv to_f(iv a) noexcept { return _mm512_cvtepi32_ps(a); }                                                  \
+    static fv fzero() noexcept { return _mm512_setzero_ps(); }                                                       \
+    static fv fload(const float* p) noexcept { return _mm512_loadu_ps(p); }                                          \
+    static fv fset1(float v) noexcept { return _mm512_set1_ps(v); }                                                  \
+    static fv fma(fv a, fv b, fv c) noexcept { return _mm512_fmadd_ps(a, b, c); }                                    \
+    static fv fnma(fv a, fv b, fv c) noexcept { return _mm512_fnmadd_ps(a, b, c); }                                  \
+    static fv fmul(fv a, fv b) noexcept { return _mm512_mul_ps(a, b); }                                              \
+    static void fstore(float* p, fv v) noexcept { _mm512_storeu_ps(p, v); }                                          \
+  };
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))), apply_to = function)
+#else
+// GCC 12 reports the deliberate self-initialization inside _mm512_undefined_*() as maybe-uninitialized.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
+#endif
+
+namespace bigmodel::kernels::avx512bw {
+#define BIGMODEL_WO_DPBUSD(acc, w, x) acc  // never expanded: this kernel has no VNNI
+BIGMODEL_WO_AVX512_VEC(false)
+#undef BIGMODEL_WO_DPBUSD
+#include "weight_only__tile.hpp"
+}  // namespace bigmodel::kernels::avx512bw
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma"))), apply_to = function)
+#else
+#pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma")
+#endif
+
+namespace bigmodel::kernels::avx512vnni {
+#define BIGMODEL_WO_DPBUSD(acc, w, x) _mm512_dpbusd_epi32(acc, w, x)
+BIGMODEL_WO_AVX512_VEC(true)
+#undef BIGMODEL_WO_DPBUSD
+#include "weight_only__tile.hpp"
+}  // namespace bigmodel::kernels::avx512vnni
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#pragma GCC diagnostic pop
+#endif
+#undef BIGMODEL_WO_AVX512_VEC
+
+namespace bigmodel::kernels::avx512bw {
+[[nodiscard]] inline const detail::wo_kernels& weight_only_kernels() noexcept { return wo_kernel_table; }
+}  // namespace bigmodel::kernels::avx512bw
+namespace bigmodel::kernels::avx512vnni {
+[[nodiscard]] inline const detail::wo_kernels& weight_only_kernels() noexcept { return wo_kernel_table; }
+}  // namespace bigmodel::kernels::avx512vnni
+
+#endif  // BIGMODEL_KERNELS_X86

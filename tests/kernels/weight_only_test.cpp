@@ -1,0 +1,350 @@
+// The weight-only kernel (kernels/weight_only.hpp) against an independent reference: W dequantized to f32
+// from the caller's layout (its own nibble and sign handling, no packing) and a double-precision dot product.
+//
+// Tolerance, per output y[m][n] (documented in weight_only.hpp): the kernel quantizes x to s8 per chunk of
+// at most 128 k with scale max|x_chunk| / 127, so each x moves by at most max_k |x[m][k]| / 254 and
+//   |y - y_ref| <= 1.01 * (max_k |x[m][k]| / 254) * sum_k |W[n][k]|                  (x quantization)
+//                + 4 * 2^-23 * (chunks + 4) * (sum_k |W[n][k] x[m][k]| + that bound + |bias|)   (f32 rounding)
+// Every ISA must also agree with the scalar kernel within the f32 term alone (same codes, same integers), and
+// with x already on the s8 grid the first term is zero, so the result must match the reference within the f32
+// term alone: a wrong scale, zero point, group or nibble for one column shows up far above it.
+
+#include <catch2/catch.hpp>
+
+#include <bigmodel/kernels.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace k = bigmodel::kernels;
+using k::weight_only_type;
+
+std::mt19937& rng() {
+  static std::mt19937 gen(20261129);
+  return gen;
+}
+int uniform(int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng()); }
+float uniform_f(float lo, float hi) { return std::uniform_real_distribution<float>(lo, hi)(rng()); }
+
+#ifdef BIGMODEL_KERNELS_TEST_SMALL
+constexpr bool small_sample = true;
+#else
+constexpr bool small_sample = false;
+#endif
+
+// A quantized matrix in the caller's layout, and what it means in f32.
+struct quantized {
+  weight_only_type type;
+  std::size_t n, k, group, ld;
+  std::vector<std::uint8_t> values;
+  std::vector<float> scales;
+  std::vector<std::uint8_t> zero_points;  // raw bytes (s8 or u8 as the type), empty = symmetric
+  std::vector<float> dequantized;         // [n][k]
+
+  [[nodiscard]] k::weight_only_matrix matrix() const {
+    return {type, n, k, group, values.data(), ld, scales.data(), zero_points.empty() ? nullptr : zero_points.data()};
+  }
+};
+
+bool is_int4(weight_only_type t) { return t == weight_only_type::s4 || t == weight_only_type::u4; }
+bool is_signed_type(weight_only_type t) { return t == weight_only_type::s4 || t == weight_only_type::s8; }
+
+// Value at (n, k) read straight from the caller's bytes.
+int raw_value(const quantized& q, std::size_t n, std::size_t kk) {
+  const std::uint8_t* row = q.values.data() + n * q.ld;
+  if (!is_int4(q.type)) return is_signed_type(q.type) ? static_cast<std::int8_t>(row[kk]) : row[kk];
+  const int nib = kk % 2 == 0 ? row[kk / 2] & 15 : row[kk / 2] >> 4;
+  return is_signed_type(q.type) && nib >= 8 ? nib - 16 : nib;
+}
+
+quantized make_quantized(weight_only_type type, std::size_t n, std::size_t kk, std::size_t group, bool affine, std::size_t extra_ld) {
+  quantized q{type, n, kk, group, 0, {}, {}, {}, {}};
+  const std::size_t g = group == 0 ? kk : group, groups = kk / g;
+  q.ld = (is_int4(type) ? (kk + 1) / 2 : kk) + extra_ld;
+  q.values.resize(n * q.ld);
+  for (auto& v : q.values) v = static_cast<std::uint8_t>(uniform(0, 255));
+  q.scales.resize(n * groups);
+  for (auto& s : q.scales) s = uniform_f(0.002f, 0.02f) * (uniform(0, 3) == 0 ? -1.0f : 1.0f);
+  if (affine) {
+    q.zero_points.resize(n * groups);
+    const int lo = is_signed_type(type) ? (is_int4(type) ? -8 : -128) : 0;
+    const int hi = is_signed_type(type) ? (is_int4(type) ? 7 : 127) : (is_int4(type) ? 15 : 255);
+    for (auto& z : q.zero_points) z = static_cast<std::uint8_t>(static_cast<std::int8_t>(uniform(lo, hi)));
+  }
+  q.dequantized.resize(n * kk);
+  for (std::size_t r = 0; r < n; ++r)
+    for (std::size_t c = 0; c < kk; ++c) {
+      const std::size_t gi = r * groups + c / g;
+      int zp = 0;
+      if (affine) zp = is_signed_type(type) ? static_cast<std::int8_t>(q.zero_points[gi]) : q.zero_points[gi];
+      q.dequantized[r * kk + c] = static_cast<float>(raw_value(q, r, c) - zp) * q.scales[gi];
+    }
+  return q;
+}
+
+struct expected {
+  std::vector<double> y, quant_bound, f32_bound;  // [m][n]
+};
+
+expected reference(const quantized& q, std::size_t m, const std::vector<float>& x, std::size_t ldx, const float* bias) {
+  const std::size_t n = q.n, kk = q.k, g = q.group == 0 ? kk : q.group;
+  const double chunks = static_cast<double>((kk / g) * ((g + 127) / 128));
+  expected e{std::vector<double>(m * n), std::vector<double>(m * n), std::vector<double>(m * n)};
+  for (std::size_t i = 0; i < m; ++i) {
+    double amax = 0.0;
+    for (std::size_t t = 0; t < kk; ++t) amax = std::max(amax, std::fabs(static_cast<double>(x[i * ldx + t])));
+    for (std::size_t j = 0; j < n; ++j) {
+      double acc = 0.0, mag = 0.0, wsum = 0.0;
+      for (std::size_t t = 0; t < kk; ++t) {
+        const double w = q.dequantized[j * kk + t], xv = x[i * ldx + t];
+        acc += w * xv;
+        mag += std::fabs(w * xv);
+        wsum += std::fabs(w);
+      }
+      const double b = bias ? bias[j] : 0.0;
+      e.y[i * n + j] = acc + b;
+      e.quant_bound[i * n + j] = 1.01 * amax / 254.0 * wsum;
+      e.f32_bound[i * n + j] = 4.0 * 0x1p-23 * (chunks + 4.0) * (mag + e.quant_bound[i * n + j] + std::fabs(b)) + 1e-30;
+    }
+  }
+  return e;
+}
+
+std::vector<k::isa> runnable_isas() {
+  std::vector<k::isa> v;
+  for (k::isa i : k::compiled_isas()) {
+    if (k::is_supported(i)) v.push_back(i);
+    else WARN("skipping ISA " << k::isa_name(i) << ": this CPU lacks it (" << bigmodel::cpu().to_string() << ")");
+  }
+  return v;
+}
+
+constexpr float sentinel = -12345.0f;
+
+// Runs every runnable ISA on one problem; checks against the reference and against the scalar kernel.
+void check_problem(const quantized& q, std::size_t m, const std::vector<float>& x, std::size_t ldx, const float* bias,
+                   bool on_grid, const std::vector<k::isa>& isas) {
+  const std::size_t n = q.n, ldy = n + 2;
+  const expected e = reference(q, m, x, ldx, bias);
+  std::vector<float> scalar_y;
+  for (k::isa i : isas) {
+    REQUIRE(k::force_isa(i) == k::status::ok);
+    const auto packed = k::pack_weight_only(q.matrix());
+    REQUIRE(packed.target() == i);
+    std::vector<float> y(m * ldy, sentinel);
+    k::linear_weight_only(m, x.data(), ldx, packed, bias, y.data(), ldy);
+    REQUIRE(k::last_used_isa() == i);
+    std::size_t bad = 0;
+    for (std::size_t r = 0; r < m && bad < 3; ++r) {
+      for (std::size_t c = 0; c < n && bad < 3; ++c) {
+        const double got = y[r * ldy + c], want = e.y[r * n + c];
+        const double tol = (on_grid ? 0.0 : e.quant_bound[r * n + c]) + e.f32_bound[r * n + c];
+        if (!(std::fabs(got - want) <= tol)) {
+          ++bad;
+          FAIL_CHECK(k::isa_name(i) << " y[" << r << "][" << c << "] = " << got << ", reference " << want << ", tolerance " << tol);
+        }
+        if (i != k::isa::scalar && !scalar_y.empty()) {
+          const double s = scalar_y[r * ldy + c];
+          if (!(std::fabs(got - s) <= 2.0 * e.f32_bound[r * n + c])) {
+            ++bad;
+            FAIL_CHECK(k::isa_name(i) << " y[" << r << "][" << c << "] = " << got << ", scalar kernel " << s);
+          }
+        }
+      }
+      for (std::size_t c = n; c < ldy; ++c) CHECK(y[r * ldy + c] == sentinel);  // nothing past N
+    }
+    if (i == k::isa::scalar) scalar_y = y;
+  }
+  REQUIRE(k::force_isa(std::nullopt) == k::status::ok);
+}
+
+std::vector<float> random_x(std::size_t m, std::size_t kk, std::size_t ldx) {
+  std::vector<float> x(m * ldx, std::numeric_limits<float>::quiet_NaN());  // padding must never be read
+  const float scale = uniform_f(0.1f, 10.0f);
+  for (std::size_t i = 0; i < m; ++i)
+    for (std::size_t t = 0; t < kk; ++t) x[i * ldx + t] = uniform_f(-scale, scale);
+  return x;
+}
+
+// x whose quantization is exact: integers in [-127, 127] times a power of two, with 127 at every k = 0 mod 32
+// (every chunk starts at such a k, so every chunk's scale is exactly the power of two).
+std::vector<float> grid_x(std::size_t m, std::size_t kk, std::size_t ldx) {
+  std::vector<float> x(m * ldx, std::numeric_limits<float>::quiet_NaN());
+  for (std::size_t i = 0; i < m; ++i) {
+    const float unit = std::ldexp(1.0f, uniform(-6, 3));
+    for (std::size_t t = 0; t < kk; ++t) x[i * ldx + t] = unit * static_cast<float>(t % 32 == 0 ? (uniform(0, 1) ? 127 : -127) : uniform(-127, 127));
+  }
+  return x;
+}
+
+struct shape_case {
+  std::size_t group, k;
+};
+
+std::vector<shape_case> shape_cases() {
+  // Groups of 32 / 64 / 128 (K a multiple, one group or several), and per channel (group 0 or K, any K:
+  // odd K gives a half-used last int4 byte; K > 128 gives several chunks per group, with a tail chunk).
+  std::vector<shape_case> v{{32, 32}, {32, 96}, {64, 64}, {64, 192}, {128, 128}, {128, 384},
+                            {0, 1},   {0, 7},   {0, 100}, {0, 301}, {300, 300}};
+  if (!small_sample) v.push_back({0, 1001});
+  return v;
+}
+
+const std::vector<weight_only_type> all_types{weight_only_type::s8, weight_only_type::u8, weight_only_type::s4, weight_only_type::u4};
+
+}  // namespace
+
+TEST_CASE("weight_only: every ISA, M, group, type and zero-point form against the reference", "[kernels][weight_only]") {
+  const auto isas = runnable_isas();
+  const std::vector<std::size_t> ms = small_sample ? std::vector<std::size_t>{1, 3, 8, 9} : std::vector<std::size_t>{1, 2, 3, 4, 5, 7, 8, 9, 17};
+  const std::vector<std::size_t> ns{1, 5, 16, 17, 33, 70};
+  std::size_t case_index = 0;
+  for (const shape_case sc : shape_cases())
+    for (weight_only_type type : all_types)
+      for (bool affine : {false, true}) {
+        if (!affine && !is_signed_type(type) && uniform(0, 1) == 0) continue;  // unsigned without zero points: sampled
+        const std::size_t n = ns[case_index++ % ns.size()];
+        const quantized q = make_quantized(type, n, sc.k, sc.group, affine, case_index % 3 == 0 ? 5 : 0);
+        std::vector<float> bias(n);
+        for (auto& b : bias) b = uniform_f(-1.0f, 1.0f);
+        for (std::size_t m : ms) {
+          const std::size_t ldx = sc.k + (m % 2 ? 3 : 0);  // strided x every other M
+          const bool with_bias = (m + case_index) % 2 == 0;
+          INFO("type " << static_cast<int>(type) << (affine ? " affine" : " symmetric") << " n=" << n << " k=" << sc.k
+                       << " group=" << sc.group << " m=" << m << " ldx=" << ldx << " ld=" << q.ld << (with_bias ? " bias" : ""));
+          check_problem(q, m, random_x(m, sc.k, ldx), ldx, with_bias ? bias.data() : nullptr, false, isas);
+        }
+      }
+}
+
+TEST_CASE("weight_only: x on the s8 grid gives the reference within f32 rounding", "[kernels][weight_only]") {
+  const auto isas = runnable_isas();
+  for (const shape_case sc : shape_cases())
+    for (weight_only_type type : all_types)
+      for (bool affine : {false, true})
+        for (std::size_t m : {std::size_t{1}, std::size_t{4}, std::size_t{9}}) {
+          const std::size_t n = 19;
+          const quantized q = make_quantized(type, n, sc.k, sc.group, affine, 0);
+          std::vector<float> bias(n, 0.25f);
+          INFO("type " << static_cast<int>(type) << (affine ? " affine" : " symmetric") << " k=" << sc.k << " group=" << sc.group << " m=" << m);
+          check_problem(q, m, grid_x(m, sc.k, sc.k), sc.k, bias.data(), true, isas);
+        }
+}
+
+TEST_CASE("weight_only: a larger layer, threads give identical results", "[kernels][weight_only]") {
+  const std::size_t n = small_sample ? 200 : 520, kk = small_sample ? 512 : 2048, m = 4;
+  const quantized q = make_quantized(weight_only_type::s4, n, kk, 128, false, 0);
+  const auto x = random_x(m, kk, kk);
+  const expected e = reference(q, m, x, kk, nullptr);
+  for (k::isa i : runnable_isas()) {
+    REQUIRE(k::force_isa(i) == k::status::ok);
+    const auto packed = k::pack_weight_only(q.matrix());
+    std::vector<float> one(m * n), three(m * n);
+    k::linear_weight_only(m, x.data(), kk, packed, nullptr, one.data(), n);
+    k::linear_weight_only(m, x.data(), kk, packed, nullptr, three.data(), n, k::execution::threads(3));
+    CHECK(one == three);
+    for (std::size_t t = 0; t < m * n; ++t) REQUIRE(std::fabs(one[t] - e.y[t]) <= e.quant_bound[t] + e.f32_bound[t]);
+  }
+  REQUIRE(k::force_isa(std::nullopt) == k::status::ok);
+}
+
+TEST_CASE("weight_only: NaN or Inf in a row of x makes that row NaN, not the others", "[kernels][weight_only]") {
+  const quantized q = make_quantized(weight_only_type::s4, 20, 64, 32, false, 0);
+  for (k::isa i : runnable_isas()) {
+    REQUIRE(k::force_isa(i) == k::status::ok);
+    const auto packed = k::pack_weight_only(q.matrix());
+    auto x = random_x(3, 64, 64);
+    x[64 + 40] = std::numeric_limits<float>::quiet_NaN();
+    x[128 + 3] = std::numeric_limits<float>::infinity();
+    std::vector<float> y(3 * 20);
+    k::linear_weight_only(3, x.data(), 64, packed, nullptr, y.data(), 20);
+    for (std::size_t c = 0; c < 20; ++c) {
+      CHECK(std::isfinite(y[c]));
+      CHECK(std::isnan(y[20 + c]));
+      CHECK(std::isnan(y[40 + c]));
+    }
+  }
+  REQUIRE(k::force_isa(std::nullopt) == k::status::ok);
+}
+
+TEST_CASE("weight_only: zero x gives exactly the bias", "[kernels][weight_only]") {
+  quantized q = make_quantized(weight_only_type::u4, 9, 64, 32, true, 0);
+  std::vector<float> bias(9);
+  for (auto& b : bias) b = uniform_f(-1.0f, 1.0f);
+  for (k::isa i : runnable_isas()) {
+    REQUIRE(k::force_isa(i) == k::status::ok);
+    const auto packed = k::pack_weight_only(q.matrix());
+    std::vector<float> x(2 * 64, 0.0f), y(2 * 9);
+    k::linear_weight_only(2, x.data(), 64, packed, bias.data(), y.data(), 9);
+    for (std::size_t t = 0; t < y.size(); ++t) CHECK(y[t] == bias[t % 9]);
+  }
+  REQUIRE(k::force_isa(std::nullopt) == k::status::ok);
+}
+
+TEST_CASE("weight_only: bad arguments throw bigmodel::error", "[kernels][weight_only]") {
+  const quantized q = make_quantized(weight_only_type::s4, 8, 64, 32, true, 0);
+  auto expect_error = [](const char* id, auto&& f) {
+    try {
+      f();
+      FAIL("no error, expected " << id);
+    } catch (const bigmodel::error& e) {
+      CHECK(e.id() == id);
+    }
+  };
+  auto with = [&](auto change) {
+    k::weight_only_matrix w = q.matrix();
+    change(w);
+    return w;
+  };
+  const std::vector<float> nan_scales(8 * 2, std::numeric_limits<float>::quiet_NaN());
+  const std::vector<std::uint8_t> zp_s4_bad(8 * 2, 9), zp_u4_bad(8 * 2, 16);
+  expect_error("kernels.bad_argument", [&] { (void)k::pack_weight_only(with([](auto& w) { w.values = nullptr; })); });
+  expect_error("kernels.bad_argument", [&] { (void)k::pack_weight_only(with([](auto& w) { w.scales = nullptr; })); });
+  expect_error("kernels.bad_argument", [&] { (void)k::pack_weight_only(with([](auto& w) { w.n = 0; })); });
+  expect_error("kernels.bad_argument", [&] { (void)k::pack_weight_only(with([](auto& w) { w.k = 0; })); });
+  // K = 64 is not a multiple of 48, and a group larger than K is not a group.
+  expect_error("kernels.bad_argument", [&] { (void)k::pack_weight_only(with([](auto& w) { w.group = 48; })); });
+  expect_error("kernels.bad_argument", [&] { (void)k::pack_weight_only(with([](auto& w) { w.group = 128; })); });
+  expect_error("kernels.bad_argument", [&] { (void)k::pack_weight_only(with([](auto& w) { w.ld = 31; })); });
+  expect_error("kernels.bad_argument", [&] { (void)k::pack_weight_only(with([&](auto& w) { w.scales = nan_scales.data(); })); });
+  expect_error("kernels.bad_argument", [&] { (void)k::pack_weight_only(with([&](auto& w) { w.zero_points = zp_s4_bad.data(); })); });
+  expect_error("kernels.bad_argument", [&] {
+    (void)k::pack_weight_only(with([&](auto& w) { w.type = weight_only_type::u4, w.zero_points = zp_u4_bad.data(); }));
+  });
+
+  const auto packed = k::pack_weight_only(q.matrix());
+  std::vector<float> x(2 * 64, 1.0f), y(2 * 8, sentinel);
+  expect_error("kernels.null_pointer", [&] { k::linear_weight_only(2, nullptr, 64, packed, nullptr, y.data(), 8); });
+  expect_error("kernels.null_pointer", [&] { k::linear_weight_only(2, x.data(), 64, packed, nullptr, nullptr, 8); });
+  expect_error("kernels.bad_leading_dimension", [&] { k::linear_weight_only(2, x.data(), 63, packed, nullptr, y.data(), 8); });
+  expect_error("kernels.bad_leading_dimension", [&] { k::linear_weight_only(2, x.data(), 64, packed, nullptr, y.data(), 7); });
+  expect_error("kernels.empty_weights", [&] { k::linear_weight_only(2, x.data(), 64, k::packed_weight_only{}, nullptr, y.data(), 8); });
+  CHECK(std::all_of(y.begin(), y.end(), [](float v) { return v == sentinel; }));
+  CHECK(k::run_linear_weight_only(0, nullptr, 0, packed, nullptr, nullptr, 0) == k::status::ok);  // M = 0: nothing to do
+
+  // Weights packed for one ISA are refused by every other one, and nothing is written.
+  const auto isas = runnable_isas();
+  for (k::isa packed_for : isas) {
+    const auto p = k::pack_weight_only(q.matrix(), packed_for);
+    for (k::isa run_on : isas) {
+      REQUIRE(k::force_isa(run_on) == k::status::ok);
+      if (run_on == packed_for) {
+        k::linear_weight_only(2, x.data(), 64, p, nullptr, y.data(), 8);
+        CHECK(k::last_used_isa() == run_on);
+        std::fill(y.begin(), y.end(), sentinel);
+      } else {
+        INFO("packed for " << k::isa_name(packed_for) << ", running on " << k::isa_name(run_on));
+        expect_error("kernels.isa_mismatch", [&] { k::linear_weight_only(2, x.data(), 64, p, nullptr, y.data(), 8); });
+        CHECK(std::all_of(y.begin(), y.end(), [](float v) { return v == sentinel; }));
+      }
+    }
+  }
+  REQUIRE(k::force_isa(std::nullopt) == k::status::ok);
+}
