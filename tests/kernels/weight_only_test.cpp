@@ -8,6 +8,8 @@
 // Every ISA must also agree with the scalar kernel within the f32 term alone (same codes, same integers), and
 // with x already on the s8 grid the first term is zero, so the result must match the reference within the f32
 // term alone: a wrong scale, zero point, group or nibble for one column shows up far above it.
+// The precise mode (a second s8 digit for the residual of x) must meet the first term divided by 254, plus
+// 8 * 2^-23 * max_k |x| * sum_k |W| for the f32 rounding of the residual.
 
 #include <catch2/catch.hpp>
 
@@ -90,13 +92,13 @@ quantized make_quantized(weight_only_type type, std::size_t n, std::size_t kk, s
 }
 
 struct expected {
-  std::vector<double> y, quant_bound, f32_bound;  // [m][n]
+  std::vector<double> y, quant_bound, f32_bound, precise_bound;  // [m][n]
 };
 
 expected reference(const quantized& q, std::size_t m, const std::vector<float>& x, std::size_t ldx, const float* bias) {
   const std::size_t n = q.n, kk = q.k, g = q.group == 0 ? kk : q.group;
   const double chunks = static_cast<double>((kk / g) * ((g + 127) / 128));
-  expected e{std::vector<double>(m * n), std::vector<double>(m * n), std::vector<double>(m * n)};
+  expected e{std::vector<double>(m * n), std::vector<double>(m * n), std::vector<double>(m * n), std::vector<double>(m * n)};
   for (std::size_t i = 0; i < m; ++i) {
     double amax = 0.0;
     for (std::size_t t = 0; t < kk; ++t) amax = std::max(amax, std::fabs(static_cast<double>(x[i * ldx + t])));
@@ -112,6 +114,7 @@ expected reference(const quantized& q, std::size_t m, const std::vector<float>& 
       e.y[i * n + j] = acc + b;
       e.quant_bound[i * n + j] = 1.01 * amax / 254.0 * wsum;
       e.f32_bound[i * n + j] = 4.0 * 0x1p-23 * (chunks + 4.0) * (mag + e.quant_bound[i * n + j] + std::fabs(b)) + 1e-30;
+      e.precise_bound[i * n + j] = e.quant_bound[i * n + j] / 254.0 + 8.0 * 0x1p-23 * amax * wsum;
     }
   }
   return e;
@@ -133,34 +136,37 @@ void check_problem(const quantized& q, std::size_t m, const std::vector<float>& 
                    bool on_grid, const std::vector<k::isa>& isas) {
   const std::size_t n = q.n, ldy = n + 2;
   const expected e = reference(q, m, x, ldx, bias);
-  std::vector<float> scalar_y;
+  std::vector<float> scalar_y[2];
   for (k::isa i : isas) {
     REQUIRE(k::force_isa(i) == k::status::ok);
     const auto packed = k::pack_weight_only(q.matrix());
     REQUIRE(packed.target() == i);
-    std::vector<float> y(m * ldy, sentinel);
-    k::linear_weight_only(m, x.data(), ldx, packed, bias, y.data(), ldy);
-    REQUIRE(k::last_used_isa() == i);
-    std::size_t bad = 0;
-    for (std::size_t r = 0; r < m && bad < 3; ++r) {
-      for (std::size_t c = 0; c < n && bad < 3; ++c) {
-        const double got = y[r * ldy + c], want = e.y[r * n + c];
-        const double tol = (on_grid ? 0.0 : e.quant_bound[r * n + c]) + e.f32_bound[r * n + c];
-        if (!(std::fabs(got - want) <= tol)) {
-          ++bad;
-          FAIL_CHECK(k::isa_name(i) << " y[" << r << "][" << c << "] = " << got << ", reference " << want << ", tolerance " << tol);
-        }
-        if (i != k::isa::scalar && !scalar_y.empty()) {
-          const double s = scalar_y[r * ldy + c];
-          if (!(std::fabs(got - s) <= 2.0 * e.f32_bound[r * n + c])) {
+    for (const bool precise : {false, true}) {
+      std::vector<float> y(m * ldy, sentinel);
+      k::linear_weight_only(m, x.data(), ldx, packed, bias, y.data(), ldy, {.precise = precise});
+      REQUIRE(k::last_used_isa() == i);
+      std::vector<float>& scalar = scalar_y[precise ? 1 : 0];
+      std::size_t bad = 0;
+      for (std::size_t r = 0; r < m && bad < 3; ++r) {
+        for (std::size_t c = 0; c < n && bad < 3; ++c) {
+          const std::size_t t = r * n + c;
+          const double got = y[r * ldy + c], want = e.y[t];
+          const double tol = (on_grid ? 0.0 : precise ? e.precise_bound[t] : e.quant_bound[t]) + e.f32_bound[t];
+          if (!(std::fabs(got - want) <= tol)) {
             ++bad;
-            FAIL_CHECK(k::isa_name(i) << " y[" << r << "][" << c << "] = " << got << ", scalar kernel " << s);
+            FAIL_CHECK(k::isa_name(i) << (precise ? " precise" : "") << " y[" << r << "][" << c << "] = " << got << ", reference "
+                                      << want << ", tolerance " << tol);
+          }
+          if (i != k::isa::scalar && !scalar.empty() && !(std::fabs(got - scalar[r * ldy + c]) <= 2.0 * e.f32_bound[t])) {
+            ++bad;
+            FAIL_CHECK(k::isa_name(i) << (precise ? " precise" : "") << " y[" << r << "][" << c << "] = " << got
+                                      << ", scalar kernel " << scalar[r * ldy + c]);
           }
         }
+        for (std::size_t c = n; c < ldy; ++c) CHECK(y[r * ldy + c] == sentinel);  // nothing past N
       }
-      for (std::size_t c = n; c < ldy; ++c) CHECK(y[r * ldy + c] == sentinel);  // nothing past N
+      if (i == k::isa::scalar) scalar = y;
     }
-    if (i == k::isa::scalar) scalar_y = y;
   }
   REQUIRE(k::force_isa(std::nullopt) == k::status::ok);
 }
@@ -248,7 +254,7 @@ TEST_CASE("weight_only: a larger layer, threads give identical results", "[kerne
     const auto packed = k::pack_weight_only(q.matrix());
     std::vector<float> one(m * n), three(m * n);
     k::linear_weight_only(m, x.data(), kk, packed, nullptr, one.data(), n);
-    k::linear_weight_only(m, x.data(), kk, packed, nullptr, three.data(), n, k::execution::threads(3));
+    k::linear_weight_only(m, x.data(), kk, packed, nullptr, three.data(), n, {.exec = k::execution::threads(3)});
     CHECK(one == three);
     for (std::size_t t = 0; t < m * n; ++t) REQUIRE(std::fabs(one[t] - e.y[t]) <= e.quant_bound[t] + e.f32_bound[t]);
   }

@@ -22,6 +22,12 @@
 // chunk's max|x| is 127 * its scale and the values are multiples of it), y is exact up to f32 rounding.
 // tests/kernels/weight_only_test.cpp checks both. A NaN or Inf in a chunk of x makes its row's outputs NaN.
 //
+// weight_only_options::precise adds a second s8 digit per x: the residual x - scale_x * xq, quantized the same
+// way, runs as one more row through the same tiles, and the two rows are summed. The bound above shrinks by
+// ~254x (about 2^-16 of max|x|, like a 16-bit x), at twice the integer work -- which costs nothing while the
+// kernel waits for weights (M = 1 from DRAM) and up to 2x when it does not. The runtime uses it, so weight-only
+// models keep the accuracy of dequantizing to f32.
+//
 // Dispatch as the int8 GEMM: the ISA is active_isa() (force_isa() > BIGMODEL_ISA > best), and must be the one
 // the weights were packed for. Threads: the columns are cut into tasks of ~256 (a tiling that does not
 // depend on the thread count) handed to exec.parallel_for.
@@ -121,7 +127,7 @@ inline void wo_quantize_chunk(const float* x, std::size_t len, std::int8_t* q, f
 
 struct wo_scratch {
   aligned_buffer xq;
-  std::vector<float> scale, sum;
+  std::vector<float> scale, sum, residual, y2;
 };
 inline wo_scratch& wo_buffers() noexcept {
   thread_local wo_scratch s;
@@ -130,11 +136,16 @@ inline wo_scratch& wo_buffers() noexcept {
 
 }  // namespace detail
 
+struct weight_only_options {
+  bool precise = false;  // two s8 digits per x (see the top of this file)
+  execution exec{};
+};
+
 // noexcept form: ok, or why the call cannot run (nothing is written then). bias (N values) may be null.
 // x and y must not overlap.
 [[nodiscard]] inline status run_linear_weight_only(std::size_t m, const float* x, std::size_t ldx, const packed_weight_only& w,
                                                    const float* bias, float* y, std::size_t ldy,
-                                                   const execution& exec = {}) noexcept {
+                                                   const weight_only_options& opt = {}) noexcept {
   if (w.empty()) return status::empty_weights;
   const isa run = active_isa();
   if (!is_supported(run)) return status::isa_unsupported;
@@ -145,23 +156,36 @@ inline wo_scratch& wo_buffers() noexcept {
   detail::note_used(run);
 
   const auto& chunks = w.chunks();
-  const std::size_t kp = w.k_padded(), nc = chunks.size();
+  const std::size_t kp = w.k_padded(), nc = chunks.size(), digits = opt.precise ? 2 : 1, rows = m * digits;
   detail::wo_scratch& s = detail::wo_buffers();
   try {
-    s.xq.reserve(m * kp);
-    s.scale.resize(m * nc);
-    s.sum.resize(m * nc);
+    s.xq.reserve(rows * kp);
+    s.scale.resize(rows * nc);
+    s.sum.resize(rows * nc);
+    if (opt.precise) {
+      s.residual.resize(detail::wo_chunk_max);
+      s.y2.resize(rows * w.n());
+    }
   } catch (...) {
     return status::execution_failed;
   }
   auto* xq = reinterpret_cast<std::int8_t*>(s.xq.data());
-  std::memset(xq, 0, m * kp);
+  std::memset(xq, 0, rows * kp);
   for (std::size_t r = 0; r < m; ++r)
-    for (std::size_t c = 0; c < nc; ++c)
-      detail::wo_quantize_chunk(x + r * ldx + chunks[c].k0, chunks[c].len, xq + r * kp + chunks[c].x_offset,
-                                s.scale[r * nc + c], s.sum[r * nc + c]);
+    for (std::size_t c = 0; c < nc; ++c) {
+      const std::size_t hi = r * digits, len = chunks[c].len;
+      const float* xc = x + r * ldx + chunks[c].k0;
+      std::int8_t* q = xq + hi * kp + chunks[c].x_offset;
+      detail::wo_quantize_chunk(xc, len, q, s.scale[hi * nc + c], s.sum[hi * nc + c]);
+      if (!opt.precise) continue;
+      const float scale = s.scale[hi * nc + c];
+      for (std::size_t t = 0; t < len; ++t) s.residual[t] = xc[t] - scale * static_cast<float>(q[t]);
+      detail::wo_quantize_chunk(s.residual.data(), len, q + kp, s.scale[(hi + 1) * nc + c], s.sum[(hi + 1) * nc + c]);
+    }
 
-  const detail::wo_problem pr{&w, m, xq, kp, s.scale.data(), s.sum.data(), bias, y, ldy};
+  // Precise: the kernel writes both digits' rows (no bias) to y2, summed into y below.
+  const detail::wo_problem pr = opt.precise ? detail::wo_problem{&w, rows, xq, kp, s.scale.data(), s.sum.data(), nullptr, s.y2.data(), w.n()}
+                                            : detail::wo_problem{&w, rows, xq, kp, s.scale.data(), s.sum.data(), bias, y, ldy};
   const detail::wo_kernels& ks = detail::weight_only_kernels_for(run);
   const std::size_t quad = detail::wo_panel_quad, quads = w.panels() / quad;
   const std::size_t quads_per_task = std::max<std::size_t>(1, 256 / (quad * w.nr()));
@@ -169,28 +193,36 @@ inline wo_scratch& wo_buffers() noexcept {
   auto task = [&](std::size_t t) {
     const std::size_t q_end = std::min(quads, (t + 1) * quads_per_task);
     for (std::size_t q = t * quads_per_task; q < q_end; ++q)
-      for (std::size_t row0 = 0; row0 < m; row0 += ks.max_rows) {
-        const std::size_t rows = std::min(ks.max_rows, m - row0), step = detail::wo_panels_for(rows);
-        const detail::wo_tile_fn fn = w.int4() ? ks.int4[rows - 1] : ks.int8[rows - 1];
+      for (std::size_t row0 = 0; row0 < rows; row0 += ks.max_rows) {
+        const std::size_t tile = std::min(ks.max_rows, rows - row0), step = detail::wo_panels_for(tile);
+        const detail::wo_tile_fn fn = w.int4() ? ks.int4[tile - 1] : ks.int8[tile - 1];
         for (std::size_t p = q * quad; p < (q + 1) * quad; p += step) fn(pr, row0, p);
       }
   };
-  if (!exec.parallel_for || tasks == 1) {
+  if (!opt.exec.parallel_for || tasks == 1) {
     for (std::size_t t = 0; t < tasks; ++t) task(t);
-    return status::ok;
+  } else {
+    try {
+      opt.exec.parallel_for(tasks, task);
+    } catch (...) {
+      return status::execution_failed;
+    }
   }
-  try {
-    exec.parallel_for(tasks, task);
-  } catch (...) {
-    return status::execution_failed;
+  if (opt.precise) {
+    const std::size_t n = w.n();
+    for (std::size_t r = 0; r < m; ++r) {
+      const float* a = s.y2.data() + 2 * r * n;
+      float* yr = y + r * ldy;
+      for (std::size_t j = 0; j < n; ++j) yr[j] = (a[j] + a[n + j]) + (bias != nullptr ? bias[j] : 0.0f);
+    }
   }
   return status::ok;
 }
 
 // Throws bigmodel::error with id "kernels.<status>" (e.g. "kernels.isa_mismatch") if the call cannot run.
 inline void linear_weight_only(std::size_t m, const float* x, std::size_t ldx, const packed_weight_only& w, const float* bias,
-                               float* y, std::size_t ldy, const execution& exec = {}) {
-  const status st = run_linear_weight_only(m, x, ldx, w, bias, y, ldy, exec);
+                               float* y, std::size_t ldy, const weight_only_options& opt = {}) {
+  const status st = run_linear_weight_only(m, x, ldx, w, bias, y, ldy, opt);
   if (st != status::ok)
     throw error("kernels." + std::string(to_string(st)), "weight-only linear cannot run",
                 "m=" + std::to_string(m) + " n=" + std::to_string(w.n()) + " k=" + std::to_string(w.k()) + " ldx=" +
