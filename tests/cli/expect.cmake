@@ -1,0 +1,21 @@
+# expect_run(CODE REGEX COMMAND args...): runs COMMAND like a user would; its exit code must be CODE and
+# its stdout+stderr must match REGEX. An error (CODE not 0) must be one line on stderr, never a stack of
+# messages. Sets last_out (stdout) in the caller. Used by the bigmodel-opt and bigmodel-serve tests.
+function(expect_run code regex)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  string(REPLACE ";" " " shown "${ARGN}")
+  if(NOT rc STREQUAL "${code}")
+    message(FATAL_ERROR "${shown}: exit ${rc}, expected ${code}\nstdout: ${out}\nstderr: ${err}")
+  endif()
+  if(NOT "${out}${err}" MATCHES "${regex}")
+    message(FATAL_ERROR "${shown}: output does not match '${regex}'\nstdout: ${out}\nstderr: ${err}")
+  endif()
+  if(NOT code STREQUAL "0")
+    string(STRIP "${err}" e)
+    string(FIND "${e}" "\n" nl)
+    if(NOT nl EQUAL -1)
+      message(FATAL_ERROR "${shown}: the error is more than one line:\n${err}")
+    endif()
+  endif()
+  set(last_out "${out}" PARENT_SCOPE)
+endfunction()
