@@ -182,3 +182,47 @@ TEST_CASE("accuracy after pruning equals PyTorch's on the same masks", "[prune][
   CHECK(magnitude == Approx(299.0 / 360).epsilon(1e-9));  // 0.8306
   CHECK(wanda > magnitude);  // activation-aware beats magnitude at the same sparsity on the transformer
 }
+
+TEST_CASE("Conv Wanda: im2col column norms from the calibration set, closed form", "[prune][wanda][conv]") {
+  // One 3x3 image 1..9, 3x3 kernel, pad 1: the centre column reads every pixel (sum of squares 285), the
+  // top-left one only the windows whose top-left neighbour exists: pixels 1, 2, 4, 5 (46).
+  computation_graph g;
+  g.add_input("x", dtype::f32, {1, 1, 3, 3});
+  g.add_initializer("w", dynamic_tensor::from<float>({2, 1, 3, 3}, std::vector<float>(18, 1.0f)));
+  g.add_node(ops::conv{.kernel_shape = {3, 3}, .pads = {1, 1, 1, 1}}, {"x", "w"}, {"y"}, "conv");
+  g.mark_output(g.value_of("y"));
+  const auto x = dynamic_tensor::from<float>({1, 1, 3, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9});
+  const auto norms = runtime::weight_input_norms(g, {{{"x", x}}, {{"x", x}}});  // two batches add up
+  REQUIRE(norms.at("w").size() == 9);
+  CHECK(norms.at("w")[4] == Approx(std::sqrt(2 * 285.0)));
+  CHECK(norms.at("w")[0] == Approx(std::sqrt(2 * 46.0)));
+  CHECK(norms.at("w")[8] == Approx(std::sqrt(2 * (25.0 + 36 + 64 + 81))));  // bottom-right: pixels 5, 6, 8, 9
+  CHECK(norms.at("w")[1] == Approx(std::sqrt(2 * (1.0 + 4 + 9 + 16 + 25 + 36))));  // top-middle: rows 1-2
+}
+
+TEST_CASE("Conv Wanda masks equal the fixture script's on the CNN (per output channel, and 2:4)", "[prune][wanda][conv][fixtures]") {
+  const auto dir = fixtures() / "digits_cnn";
+  auto g = io::load_onnx(dir / "digits_cnn_bn.opset13.onnx");
+  const auto norms = runtime::weight_input_norms(g, {{{"input", npy_tensor(dir / "x_calib.npy")}}});
+  REQUIRE(norms.at("conv1.weight").size() == 9);
+  REQUIRE(norms.at("conv2.weight").size() == 16 * 9);
+  const layer conv1{"conv1", "conv1.weight", false}, conv2{"conv2", "conv2.weight", false}, fc{"fc", "fc.weight", false};
+  // conv1 reads the calibration images themselves: same norms, same masks.
+  check_method(dir, "digits_cnn_bn.opset13.onnx", {conv1}, "wanda_0.5",
+               {.how = prune::method::per_row, .amount = 0.5, .input_norms = {{"conv1.weight", norms.at("conv1.weight")}}});
+  // conv2 and fc read activations computed by our runtime (BN, ReLU, pooling), the reference PyTorch's:
+  // the masks still agree exactly (no near-tie is flipped by float rounding on these weights).
+  for (const char* tag : {"wanda_0.5", "wanda_2_4_0.5"}) {
+    auto cfg = prune::prune_config{.how = std::string(tag) == "wanda_0.5" ? prune::method::per_row : prune::method::n_m,
+                                   .amount = 0.5, .apply = false, .input_norms = norms};
+    cfg.select = [](std::string_view n) { return n == "conv2.weight" || n == "fc.weight"; };
+    auto h = io::load_onnx(dir / "digits_cnn_bn.opset13.onnx");
+    const auto result = prune::prune_graph(h, cfg);
+    for (const auto& l : {conv2, fc}) {
+      INFO(tag << " " << l.file_tag);
+      const auto ref = io::read_npy(dir / "masks" / (std::string(tag) + "." + l.file_tag + ".npy"));
+      const auto& m = result.masks.at(l.onnx_name);
+      CHECK(mismatches(m, ref, false) == 0);
+    }
+  }
+}
