@@ -12,6 +12,7 @@
 #include "inspect.hpp"
 #include "optimize.hpp"
 #include "run_eval.hpp"
+#include "threads.hpp"
 
 namespace {
 void usage() {
@@ -22,7 +23,7 @@ void usage() {
       "  optimize IN.onnx -o OUT.onnx [...]         optimize, prune, quantize; before/after table\n"
       "  run MODEL.onnx --input NAME=X.npy ...      run; outputs written as NAME.npy\n"
       "  eval MODEL.onnx --input X.npy --labels Y.npy [--reference OTHER.onnx]\n"
-      "  bench MODEL.onnx --input X.npy [--runs R]  latency and throughput\n"
+      "  bench MODEL.onnx --input X.npy [--runs R] [--threads N]   latency and throughput\n"
       "global options: --quiet (no human output), --json (machine-readable output)\n");
 }
 }  // namespace
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
     out.json = out.json || a == "--json";
   }
   try {
+    cli::single_threaded();  // run and bench take --threads
     if (command == "inspect") return cli::cmd_inspect(args, out);
     if (command == "optimize") return cli::cmd_optimize(args, out);
     if (command == "run") return cli::cmd_run(args, out);

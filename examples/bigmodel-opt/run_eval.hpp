@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -15,16 +16,19 @@
 #include "args.hpp"
 #include "report.hpp"
 #include "tensors.hpp"
+#include "threads.hpp"
 
 namespace cli {
 
 inline int cmd_run(const std::vector<std::string>& argv, const output& out) {
-  const args a(argv, {{"help", false}, {"input", true}, {"output-dir", true}, {"json", false}, {"quiet", false}});
+  const args a(argv, {{"help", false}, {"input", true}, {"output-dir", true}, {"threads", true}, {"json", false}, {"quiet", false}});
   if (a.has("help") || a.positional().size() != 1) {
-    std::printf("usage: bigmodel-opt run MODEL.onnx --input NAME=FILE.npy ... [--output-dir DIR]\n"
-                "  Runs the model in bigmodel's runtime and writes each output as DIR/NAME.npy (default DIR: .).\n");
+    std::printf("usage: bigmodel-opt run MODEL.onnx --input NAME=FILE.npy ... [--output-dir DIR] [--threads N]\n"
+                "  Runs the model in bigmodel's runtime and writes each output as DIR/NAME.npy (default DIR: .).\n"
+                "  --threads N: threads for the f32 GEMMs (default 1); outputs do not depend on N.\n");
     return a.has("help") ? 0 : 2;
   }
+  (void)apply_threads(a);
   auto g = bigmodel::io::load_onnx(a.positional()[0]);
   bigmodel::session s(g);
   const auto feeds = read_feeds(a.all("input"), s.input_names());
@@ -120,26 +124,33 @@ inline int cmd_eval(const std::vector<std::string>& argv, const output& out) {
 }
 
 inline int cmd_bench(const std::vector<std::string>& argv, const output& out) {
-  const args a(argv, {{"help", false}, {"input", true}, {"runs", true}, {"warmup", true}, {"json", false}, {"quiet", false}});
+  const args a(argv, {{"help", false}, {"input", true}, {"runs", true}, {"warmup", true}, {"threads", true},
+                      {"json", false}, {"quiet", false}});
   if (a.has("help") || a.positional().size() != 1) {
-    std::printf("usage: bigmodel-opt bench MODEL.onnx --input NAME=FILE.npy ... [--runs R] [--warmup W]\n"
-                "  Latency (median, p90, min) and throughput of one session, one thread. Pin it for stable\n"
-                "  numbers: taskset -c 0 bigmodel-opt bench ...\n");
+    std::printf("usage: bigmodel-opt bench MODEL.onnx --input NAME=FILE.npy ... [--runs R] [--warmup W] [--threads N]\n"
+                "  Latency (median, p90, min) and throughput of one session. --threads N: threads for the f32\n"
+                "  GEMMs (default 1; int8 GEMMs use one). Pin it for stable numbers: taskset -c 0 bigmodel-opt bench ...\n"
+                "  'CPU/wall' is process CPU time over elapsed time: above 1 when several threads really worked.\n");
     return a.has("help") ? 0 : 2;
   }
   const long runs = a.get_int("runs", 50), warmup = a.get_int("warmup", 5);
   if (runs < 1 || warmup < 0) throw usage_error("--runs must be >= 1 and --warmup >= 0");
+  const int threads = apply_threads(a);
   auto g = bigmodel::io::load_onnx(a.positional()[0]);
   bigmodel::session s(g);
   const auto feeds = read_feeds(a.all("input"), s.input_names());
   for (long i = 0; i < warmup; ++i) (void)s.run(feeds);
   std::vector<double> ms;
+  const std::clock_t cpu0 = std::clock();
+  const auto wall0 = std::chrono::steady_clock::now();
   for (long i = 0; i < runs; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     (void)s.run(feeds);
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     if (i % 10 == 0) out.progress("run " + std::to_string(i + 1) + " / " + std::to_string(runs));
   }
+  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
+  const double cpu_per_wall = wall_s > 0 ? static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC / wall_s : 0.0;
   out.progress_done();
   std::sort(ms.begin(), ms.end());
   const double median = ms[ms.size() / 2], p90 = ms[std::min(ms.size() - 1, ms.size() * 9 / 10)], best = ms.front();
@@ -147,11 +158,13 @@ inline int cmd_bench(const std::vector<std::string>& argv, const output& out) {
   for (const auto& [n, t] : feeds) batch = t.rank() ? t.dim(0) : 1;
   const double per_s = 1000.0 * static_cast<double>(batch) / median;
   if (out.json)
-    std::printf("{\"median_ms\":%.6f,\"p90_ms\":%.6f,\"min_ms\":%.6f,\"runs\":%ld,\"batch\":%lld,\"samples_per_s\":%.3f}\n",
-                median, p90, best, runs, static_cast<long long>(batch), per_s);
+    std::printf("{\"median_ms\":%.6f,\"p90_ms\":%.6f,\"min_ms\":%.6f,\"runs\":%ld,\"batch\":%lld,\"samples_per_s\":%.3f,"
+                "\"threads\":%d,\"cpu_per_wall\":%.3f}\n",
+                median, p90, best, runs, static_cast<long long>(batch), per_s, threads, cpu_per_wall);
   else if (!out.quiet)
-    std::printf("latency: median %.3f ms, p90 %.3f ms, min %.3f ms over %ld runs; throughput %.1f samples/s (batch %lld)\n",
-                median, p90, best, runs, per_s, static_cast<long long>(batch));
+    std::printf("latency: median %.3f ms, p90 %.3f ms, min %.3f ms over %ld runs; throughput %.1f samples/s (batch %lld)\n"
+                "threads: %d for f32 GEMMs (CPU/wall %.2f)\n",
+                median, p90, best, runs, per_s, static_cast<long long>(batch), threads, cpu_per_wall);
   return 0;
 }
 
