@@ -1,10 +1,12 @@
 // Static int8 with each observer on the fixtures (calibrated on the held-out split), bad calibration
-// sets, the sensitivity report, and the fused DynamicLinear op that runs kernels::linear_dynamic.
+// sets, the sensitivity report, the fused DynamicLinear op that runs kernels::linear_dynamic, and the fused
+// StaticLinear op that runs the int8 GEMM with requantizing epilogues.
 #include "quantize_test_util.hpp"
 
 #include <bigmodel/passes/quantize/dynamic_linear.hpp>
 #include <bigmodel/passes/quantize/sensitivity.hpp>
 #include <bigmodel/passes/quantize/static.hpp>
+#include <bigmodel/passes/quantize/static_linear.hpp>
 
 using namespace bigmodel;
 using namespace qtest;
@@ -145,4 +147,102 @@ TEST_CASE("DynamicLinear: the fused op runs kernels::linear_dynamic and matches 
     (void)quant::fuse_dynamic_linear(per_row, true);
     CHECK(rel_l2(run(per_row, x), f.fp32()) <= rel_l2(standard, f.fp32()) * 1.5);
   }
+}
+
+TEST_CASE("StaticLinear: QDQ layers run on the int8 GEMM, chains stay in int8, outputs match the QDQ graph") {
+  for (const auto& f : static_fixtures) {
+    INFO(f.file);
+    auto g = io::load_onnx<quant::quant_op_set>(f.dir() / f.file);
+    const auto rep = quant::quantize_static(g, calibration_batches(f));
+    const auto x = f.x();
+    const auto qdq = run(g, x);
+    auto fused = g;
+    const std::size_t n = quant::fuse_static_linear(fused);
+    std::size_t sl = 0, requantized = 0, float_matmuls = 0;
+    for (auto node : fused.nodes()) {
+      if (fused.op_as<ops::static_linear>(node)) {
+        ++sl;
+        requantized += fused.inputs(node).size() == 8 ? 1 : 0;
+      }
+      float_matmuls += fused.op_as<ops::matmul>(node) || fused.op_as<ops::gemm>(node) ? 1 : 0;
+    }
+    CHECK(sl == n);
+    CHECK(n > 0);
+    validate(fused);
+    // Every quantized MatMul/Gemm is fused (the CNN keeps its Conv layers in QDQ form).
+    std::size_t layers = 0;
+    for (auto node : g.nodes()) layers += g.op_as<ops::matmul>(node) || g.op_as<ops::gemm>(node) ? 1 : 0;
+    CHECK(float_matmuls == layers - n);
+    const auto y = run(fused, x);
+    const double rel = rel_l2(y, qdq);
+    std::printf("%-28s StaticLinear x%zu (%zu requantized in the epilogue) vs QDQ graph rel L2 %.2e, accuracy %.4f (QDQ %.4f)\n",
+                f.file.c_str(), n, requantized, rel, accuracy(y, f.y()), accuracy(qdq, f.y()));
+    // Same integer arithmetic; what differs is float rounding of the dequantized sum and, in requantizing
+    // epilogues, x * (1 / s) against x / s at rounding ties: a few values one quantization step apart.
+    CHECK(rel < 5e-3);
+    CHECK(accuracy(y, f.y()) >= accuracy(qdq, f.y()) - 0.003);
+    (void)rep;
+  }
+  SECTION("the MLP's hidden layers hand u8 to each other") {
+    const fixture f{"digits_mlp", "digits_mlp.opset17.onnx"};
+    auto g = io::load_onnx<quant::quant_op_set>(f.dir() / f.file);
+    (void)quant::quantize_static(g, calibration_batches(f));
+    (void)quant::fuse_static_linear(g);
+    std::size_t u8_links = 0;
+    for (auto node : g.nodes())
+      if (g.op_as<ops::static_linear>(node) && g.inputs(node).size() == 8)
+        for (auto user : g.consumers_of(g.outputs(node)[0])) u8_links += g.op_as<ops::static_linear>(user) ? 1 : 0;
+    CHECK(u8_links >= 1);
+  }
+}
+
+TEST_CASE("StaticLinear: closed-form values, requantization, and bad inputs name the node") {
+  // y[m][n] = sum_k (q[m][k] - 3) * 0.5 * w[k][n] * ws[n] + b[n], q = round(x / 0.5) + 3
+  basic_computation_graph<quant::quant_op_set> g;
+  const auto x = g.add_input("input", dtype::f32, {2, 3});
+  auto c = [&](const char* name, dynamic_tensor t) { return g.add_initializer(name, std::move(t)); };
+  const auto xs = c("xs", dynamic_tensor::scalar(0.5f));
+  const auto xz = c("xz", dynamic_tensor::scalar(std::uint8_t{3}));
+  const auto xs2 = c("xs2", dynamic_tensor::scalar(0.5f));  // the op's own copy (the bad-input case edits it)
+  const auto w = c("w", dynamic_tensor::from<std::int8_t>({3, 2}, {1, -2, 3, 4, -128, 127}));
+  const auto ws = c("ws", dynamic_tensor::from<float>({2}, {0.25f, 2.0f}));
+  const auto b = c("b", dynamic_tensor::from<float>({2}, {1.0f, -1.0f}));
+  const auto q = g.add_value("q"), y = g.add_value("logits");
+  g.add_node(ops::quantize_linear{}, {x, xs, xz}, {q}, "quantize");
+  g.add_node(ops::static_linear{}, {q, xs2, xz, w, ws, b}, {y}, "linear");
+  g.mark_output(y);
+  const auto in = dynamic_tensor::from<float>({2, 3}, {1.0f, -1.5f, 0.5f, 2.0f, 0.0f, -0.5f});
+  const auto out = run(g, in);
+  const std::int32_t qx[2][3] = {{2 + 3, -3 + 3, 1 + 3}, {4 + 3, 0 + 3, -1 + 3}};
+  const std::int32_t wv[3][2] = {{1, -2}, {3, 4}, {-128, 127}};
+  const float wsv[2] = {0.25f, 2.0f}, bv[2] = {1.0f, -1.0f};
+  for (int m = 0; m < 2; ++m)
+    for (int n = 0; n < 2; ++n) {
+      std::int32_t acc = 0;
+      for (int k = 0; k < 3; ++k) acc += (qx[m][k] - 3) * wv[k][n];
+      CHECK(out.span<float>()[static_cast<std::size_t>(m * 2 + n)] == Approx(acc * 0.5f * wsv[n] + bv[n]).epsilon(1e-6));
+    }
+
+  // Requantized with ReLU: saturate(round(max(v, 0) / 4) + 10) as u8.
+  auto rq = g;
+  const auto ys = rq.add_initializer("ys", dynamic_tensor::scalar(4.0f));
+  const auto yz = rq.add_initializer("yz", dynamic_tensor::scalar(std::uint8_t{10}));
+  node_id lin;
+  for (auto n : rq.nodes())
+    if (rq.op_as<ops::static_linear>(n)) lin = n;
+  const auto yv = rq.outputs(lin)[0];
+  rq.erase_node(lin);
+  rq.add_node(ops::static_linear{0, 1}, {q, xs2, xz, w, ws, b, ys, yz}, {yv}, "linear_rq");
+  const auto outq = run(rq, in);
+  REQUIRE(outq.type() == dtype::u8);
+  for (std::size_t i = 0; i < 4; ++i)
+    CHECK(outq.span<std::uint8_t>()[i] == static_cast<std::uint8_t>(std::nearbyint(std::max(out.span<float>()[i], 0.0f) / 4.0f) + 10));
+
+  // Bad inputs: f32 activations, wrong K, a zero scale -> runtime errors naming the node, never garbage.
+  auto bad_w = g;
+  bad_w.at(bad_w.value_of("w")).initializer = dynamic_tensor::from<std::int8_t>({4, 2}, std::vector<std::int8_t>(8, 1));
+  CHECK_THROWS_WITH(run(bad_w, in), Catch::Contains("K") && Catch::Contains("linear"));
+  auto bad_s = g;
+  bad_s.at(bad_s.value_of("xs2")).initializer = dynamic_tensor::scalar(0.0f);
+  CHECK_THROWS_WITH(run(bad_s, in), Catch::Contains("x_scale"));
 }

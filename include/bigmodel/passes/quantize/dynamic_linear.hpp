@@ -14,18 +14,17 @@
 // fusing) for other runtimes: a saved DynamicLinear is only readable by bigmodel.
 
 #include <memory>
-#include <type_traits>
 #include <vector>
 
 #include "../../graph/computation_graph.hpp"
 #include "dynamic_linear_op.hpp"
+#include "static_linear_op.hpp"
 #include "graph_layers.hpp"
 
 namespace bigmodel::quant {
 
-// default_op_set plus ops::dynamic_linear (or default_op_set itself once it lists the op).
-using quant_op_set = std::conditional_t<default_op_set::contains<ops::dynamic_linear>, default_op_set,
-                                        default_op_set::extend<ops::dynamic_linear>>;
+// default_op_set plus the fused quantized Linear ops (DynamicLinear; StaticLinear, static_linear.hpp).
+using quant_op_set = default_op_set::extend<ops::dynamic_linear, ops::static_linear>;
 
 namespace detail {
 template <class OpSet>

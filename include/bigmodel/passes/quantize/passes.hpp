@@ -6,6 +6,7 @@
 #include "dynamic.hpp"
 #include "dynamic_linear.hpp"
 #include "static.hpp"
+#include "static_linear.hpp"
 #include "weight_only.hpp"
 
 namespace bigmodel::passes {
@@ -48,6 +49,10 @@ template <class H>
 // The fast path of dynamic int8 on graphs of quant::quant_op_set (see dynamic_linear.hpp).
 [[nodiscard]] inline auto fuse_dynamic_linear(bool per_row = false) {
   return make_pass("fuse_dynamic_linear", [per_row](auto& g) { return quant::fuse_dynamic_linear(g, per_row); });
+}
+// The fast path of static int8 (QDQ MatMul/Gemm -> StaticLinear, int8 chains kept in int8; static_linear.hpp).
+[[nodiscard]] inline auto fuse_static_linear() {
+  return make_pass("fuse_static_linear", [](auto& g) { return quant::fuse_static_linear(g); });
 }
 
 }  // namespace bigmodel::passes
