@@ -13,6 +13,8 @@
 // `op.run(ctx)` or an ADL free function `run_op(op, ctx)`. Opaque ops (what the importer did not know)
 // are refused when the session is built, with an error naming the node and op type.
 
+#include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -23,6 +25,7 @@
 #include "../graph/topology.hpp"
 #include "kernel_context.hpp"
 #include "kernels/all.hpp"
+#include "weight_only_linear.hpp"
 
 namespace bigmodel {
 
@@ -57,6 +60,20 @@ concept has_builtin_kernel = requires(const Op& op, kernel_context& c) { kernels
 template <class Op>
 concept runnable_op = has_member_kernel<Op> || has_adl_kernel<Op> || has_builtin_kernel<Op>;
 
+// How a plan is built.
+struct plan_options {
+  // Run weight-only quantized MatMul / Gemm (DequantizeLinear of constant int8 / int4 weights in front of B) on
+  // kernels::linear_weight_only with the weights packed once (weight_only_linear.hpp): ~1e-5 relative to the
+  // default path, which dequantizes to f32 at every run and equals fake quantization bit for bit.
+  // Default: on when the environment has BIGMODEL_WEIGHT_ONLY_KERNEL=1.
+  bool weight_only_kernel = env_weight_only_kernel();
+
+  [[nodiscard]] static bool env_weight_only_kernel() noexcept {
+    const char* v = std::getenv("BIGMODEL_WEIGHT_ONLY_KERNEL");
+    return v != nullptr && std::string_view(v) == "1";
+  }
+};
+
 // The compiled form of a graph: nodes in execution order with their value slots. Immutable once built.
 template <class OpSet>
 struct plan {
@@ -67,6 +84,8 @@ struct plan {
     std::string where;
     bool aliases = false;  // output may share its input's storage
     std::shared_ptr<const void> prepared;  // from kernels::prepare(op, constant inputs), e.g. packed weights
+    // A weight-only quantized MatMul / Gemm (weight_only_linear.hpp): runs this instead of the op.
+    std::shared_ptr<const weight_only_linear> weight_only;
   };
   struct input_slot {
     std::string name;
@@ -80,7 +99,7 @@ struct plan {
   std::vector<std::pair<int, dynamic_tensor>> constants;  // initializers
   std::size_t slot_count = 0;
 
-  explicit plan(const basic_computation_graph<OpSet>& g) {
+  explicit plan(const basic_computation_graph<OpSet>& g, const plan_options& opt = {}) {
     validate_structure(g);
     std::unordered_map<std::uint32_t, int> slot_of;
     auto slot = [&](value_id v) -> int {
@@ -92,9 +111,17 @@ struct plan {
     for (auto v : g.graph_inputs())
       if (!g.at(v).initializer) inputs.push_back({g.name_of(v), slot(v), g.at(v).type, g.at(v).shape});
     for (auto v : g.initializers()) constants.emplace_back(slot(v), *g.at(v).initializer);
+    // Weight-only MatMul / Gemm: weights packed once here; their DequantizeLinear chains do not run.
+    std::unordered_map<std::uint32_t, std::shared_ptr<const weight_only_linear>> weight_only;
+    std::vector<node_id> skipped;
+    if (opt.weight_only_kernel)
+      for (auto n : g.nodes())
+        if (auto w = match_weight_only_linear(g, n, skipped)) weight_only.emplace(n.index, std::move(w));
     for (auto n : topological_order(g)) {
+      if (std::find(skipped.begin(), skipped.end(), n) != skipped.end()) continue;
       const auto& nd = g.at(n);
-      step s{nd.op, {}, {}, g.describe(n), false, {}};
+      step s{nd.op, {}, {}, g.describe(n), false, {}, {}};
+      if (auto it = weight_only.find(n.index); it != weight_only.end()) s.weight_only = it->second;
       std::visit([&](const auto& op) {
         using Op = std::decay_t<decltype(op)>;
         if constexpr (std::is_same_v<Op, ops::opaque>)
@@ -108,7 +135,7 @@ struct plan {
                     std::is_same_v<Op, ops::cast> || std::is_same_v<Op, ops::constant> ||
                     std::is_same_v<Op, ops::reduce_mean> || std::is_same_v<Op, ops::reduce_sum>;
       }, nd.op);
-      std::visit([&](const auto& op) {
+      if (!s.weight_only) std::visit([&](const auto& op) {
         if constexpr (requires(std::vector<const dynamic_tensor*> c) { kernels::prepare(op, c); }) {
           std::vector<const dynamic_tensor*> constants;
           for (auto v : nd.inputs) constants.push_back(g.constant_value(v));
@@ -131,6 +158,8 @@ class basic_session {
   using plan_type = runtime::plan<OpSet>;
 
   explicit basic_session(const basic_computation_graph<OpSet>& g) : basic_session(std::make_shared<const plan_type>(g)) {}
+  basic_session(const basic_computation_graph<OpSet>& g, const runtime::plan_options& opt)
+      : basic_session(std::make_shared<const plan_type>(g, opt)) {}
   explicit basic_session(std::shared_ptr<const plan_type> p) : plan_(std::move(p)), slots_(plan_->slot_count) {
     for (const auto& [s, t] : plan_->constants) slots_[static_cast<std::size_t>(s)] = t;
   }
@@ -166,7 +195,8 @@ class basic_session {
       for (int s : st.outputs) ctx.outputs.push_back(&slots_[static_cast<std::size_t>(s)]);
       ctx.where = &st.where;
       ctx.prepared = st.prepared.get();
-      std::visit([&](const auto& op) { dispatch(op, ctx); }, st.op);
+      if (st.weight_only) st.weight_only->run(ctx);
+      else std::visit([&](const auto& op) { dispatch(op, ctx); }, st.op);
     }
     named_tensors out;
     for (const auto& [n, s] : plan_->outputs) out.emplace(n, slots_[static_cast<std::size_t>(s)]);
