@@ -29,6 +29,7 @@ namespace bigmodel::kernels::avx2 {
 struct wo_vec {
   static constexpr std::size_t nr = 8;
   static constexpr int max_rows = 4;  // 16 ymm registers
+  static constexpr bool wide = false;
   static constexpr bool direct_u8 = false;
   using iv = __m256i;
   using xv = __m256i;

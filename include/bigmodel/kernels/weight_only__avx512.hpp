@@ -20,6 +20,7 @@
   struct wo_vec {                                                                                                    \
     static constexpr std::size_t nr = 16;                                                                            \
     static constexpr int max_rows = 8;                                                                               \
+    static constexpr bool wide = true;                                                                               \
     static constexpr bool direct_u8 = Vnni;                                                                          \
     using iv = __m512i;                                                                                              \
     using xv = __m512i;                                                                                              \

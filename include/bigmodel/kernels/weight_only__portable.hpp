@@ -16,6 +16,7 @@ namespace bigmodel::kernels::scalar {
 struct wo_vec {
   static constexpr std::size_t nr = 1;
   static constexpr int max_rows = 8;
+  static constexpr bool wide = false;
   static constexpr bool direct_u8 = true;
   using iv = std::int32_t;
   using fv = float;
@@ -61,6 +62,7 @@ struct wo_vec {
   using fv = xsimd::batch<float>;
   static constexpr std::size_t nr = iv::size;
   static constexpr int max_rows = 4;
+  static constexpr bool wide = false;
   static constexpr bool direct_u8 = true;
   struct xv {
     iv v[4];

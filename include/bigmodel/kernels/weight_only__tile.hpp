@@ -5,7 +5,8 @@
 //   izero, load   (nr * 4 bytes of codes), lo4 / hi4 (low / high nibble of every byte), bcast4 (4 s8 of x),
 //   dot4(acc, codes, x)  acc + per lane sum of the 4 products u8 code x s8 x (exact),
 //   iadd, shl4, to_f, fzero, fload, fset1, fma(a, b, c) = a * b + c, fnma(a, b, c) = c - a * b, fmul, fstore;
-//   direct_u8: dot4 takes whole u8 codes (else int8 codes are split into nibbles, see below); max_rows.
+//   direct_u8: dot4 takes whole u8 codes (else int8 codes are split into nibbles, see below); max_rows;
+//   wide: 32 vector registers.
 // Semantics (identical for every ISA up to f32 rounding): see weight_only.hpp.
 
 template <int Rows, int Panels, bool Int4>
@@ -117,13 +118,14 @@ void wo_gemv_tile(const detail::wo_problem& pr, std::size_t row0, std::size_t pa
 
 template <int Rows, bool Int4>
 constexpr detail::wo_tile_fn wo_tile_entry() noexcept {
-  if constexpr (Rows <= wo_vec::max_rows) return &wo_gemv_tile<Rows, static_cast<int>(detail::wo_panels_for(Rows)), Int4>;
+  if constexpr (Rows <= wo_vec::max_rows) return &wo_gemv_tile<Rows, static_cast<int>(detail::wo_panels_for(Rows, wo_vec::wide)), Int4>;
   else return nullptr;
 }
 
 // Data only (no code runs in the target region): the ISA's header returns it from outside the region.
 inline constexpr detail::wo_kernels wo_kernel_table{
     wo_vec::max_rows,
+    wo_vec::wide,
     {wo_tile_entry<1, true>(), wo_tile_entry<2, true>(), wo_tile_entry<3, true>(), wo_tile_entry<4, true>(),
      wo_tile_entry<5, true>(), wo_tile_entry<6, true>(), wo_tile_entry<7, true>(), wo_tile_entry<8, true>()},
     {wo_tile_entry<1, false>(), wo_tile_entry<2, false>(), wo_tile_entry<3, false>(), wo_tile_entry<4, false>(),

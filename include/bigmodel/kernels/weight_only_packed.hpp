@@ -229,13 +229,18 @@ struct wo_problem {
   std::size_t ldy;
 };
 
-// A tile: rows [row0, row0 + Rows) x panels [panel0, panel0 + Panels); Panels = wo_panels_for(Rows).
+// A tile: rows [row0, row0 + Rows) x panels [panel0, panel0 + Panels); Panels = wo_panels_for(Rows, wide).
 using wo_tile_fn = void (*)(const wo_problem&, std::size_t row0, std::size_t panel0) noexcept;
 inline constexpr std::size_t wo_max_rows = 8;
-[[nodiscard]] constexpr std::size_t wo_panels_for(std::size_t rows) noexcept { return rows == 1 ? 4 : rows == 2 ? 2 : 1; }
+// Panels per tile: each (row, panel) holds two s32 and one f32 accumulator; with 32 vector registers (wide)
+// tiles of 3 or 4 rows still take two panels, sharing each broadcast of x between them.
+[[nodiscard]] constexpr std::size_t wo_panels_for(std::size_t rows, bool wide) noexcept {
+  return rows == 1 ? 4 : rows == 2 || (wide && rows <= 4) ? 2 : 1;
+}
 
 struct wo_kernels {
   std::size_t max_rows;  // rows per tile at most (register budget of the ISA)
+  bool wide;             // 32 vector registers (see wo_panels_for)
   wo_tile_fn int4[wo_max_rows];
   wo_tile_fn int8[wo_max_rows];
 };
