@@ -7,6 +7,7 @@
 #include <bigmodel/runtime/session.hpp>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -547,4 +548,29 @@ TEST_CASE("bad structured-pruning requests are errors naming what is wrong", "[p
   std::iota(all.begin(), all.end(), std::size_t{0});
   CHECK_THROWS_WITH(prune::remove_channels(g, {.channels = {{"fc1.weight", all}}}), Catch::Contains("every channel"));
   CHECK(param_count(g) == params);  // nothing changed
+}
+
+TEST_CASE("removing live CNN channels equals zeroing them in the original model (L2, 25 %)", "[prune][channels][fixtures]") {
+  // Independent of the pass: pick each conv's 25 % lowest-L2 filters here, zero their weights and biases
+  // (their ReLU outputs become 0, so nothing downstream sees them), and compare with the shrunk model.
+  auto g = io::load_onnx(fixtures() / "digits_cnn" / "digits_cnn.opset13.onnx");
+  const auto x = load_input(fixtures() / "digits_cnn" / "x_test.npy");
+  auto masked = g;
+  for (auto n : masked.nodes())
+    if (masked.op_as<ops::conv>(n)) {
+      const auto& w = *masked.constant_value(masked.inputs(n)[1]);
+      const auto c = static_cast<std::size_t>(w.dim(0)), per = static_cast<std::size_t>(w.numel()) / c;
+      std::vector<double> norm(c, 0.0);
+      const auto v = w.span<float>();
+      for (std::size_t i = 0; i < v.size(); ++i) norm[i / per] += static_cast<double>(v[i]) * v[i];
+      std::vector<std::size_t> order(c);
+      std::iota(order.begin(), order.end(), std::size_t{0});
+      std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return norm[a] < norm[b]; });
+      order.resize(c / 4);
+      zero_channels(masked, masked.name_of(masked.inputs(n)[1]), masked.name_of(masked.inputs(n)[2]), 0, order);
+    }
+  const auto rep = prune::remove_channels(g, {.amount = 0.25});
+  REQUIRE(rep.pruned.size() == 2);
+  CHECK(rep.parameters_after == 2986);
+  CHECK(max_rel_diff(run(g, x), run(masked, x)) < 1e-5);
 }
