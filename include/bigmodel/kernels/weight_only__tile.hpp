@@ -38,6 +38,7 @@ void wo_gemv_tile(const detail::wo_problem& pr, std::size_t row0, std::size_t pa
 #pragma GCC unroll 4
         for (int p = 0; p < Panels; ++p) {
           const std::uint8_t* bp = b + static_cast<std::size_t>(p) * pb;
+          __builtin_prefetch(bp + BIGMODEL_WO_PREFETCH);
           if constexpr (Int4) {
             const typename V::iv v = V::load(bp);
             h0[p] = V::lo4(v);

@@ -32,6 +32,11 @@
 #include "gemm_config.hpp"
 #include "isa.hpp"
 
+// Bytes ahead of the current block of each panel that the weight-only kernel prefetches (tuning knob).
+#ifndef BIGMODEL_WO_PREFETCH
+#define BIGMODEL_WO_PREFETCH 1024
+#endif
+
 namespace bigmodel::kernels {
 
 enum class weight_only_type : std::uint8_t { s8, u8, s4, u4 };
