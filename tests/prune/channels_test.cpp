@@ -574,3 +574,18 @@ TEST_CASE("removing live CNN channels equals zeroing them in the original model 
   CHECK(rep.parameters_after == 2986);
   CHECK(max_rel_diff(run(g, x), run(masked, x)) < 1e-5);
 }
+
+TEST_CASE("channels concatenated with another branch are refused with the reason", "[prune][channels]") {
+  computation_graph g;
+  g.add_input("x", dtype::f32, {"N", 8});
+  dense(g, "a", "x", "ya", 8, 6, 21);
+  dense(g, "b", "x", "yb", 8, 6, 22);
+  g.add_node(ops::concat{.axis = 1}, {"ya", "yb"}, {"cat"}, "cat");
+  dense(g, "head", "cat", "y", 12, 3, 23);
+  g.mark_output(g.value_of("y"));
+  const auto rep = prune::remove_channels(g, {.amount = 0.5});
+  CHECK(rep.pruned.empty());
+  CHECK(has(rep.refused, "a.weight: its channels reach Concat at node 'cat' (Concat)"));
+  CHECK(has(rep.refused, "b.weight: its channels reach Concat at node 'cat' (Concat)"));
+  CHECK_THROWS_WITH(prune::remove_channels(g, {.channels = {{"b.weight", {0}}}}), Catch::Contains("Concat"));
+}

@@ -9,6 +9,7 @@
 // an op whose channel mapping is not known (Softmax, a normalization over channels, Concat, a computed
 // Reshape...). It never guesses.
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <numeric>
@@ -220,7 +221,11 @@ class group_finder {
     const auto& op = g_.op_of(n);
     const std::string where = g_.describe(n);
     if (terminal) return from_output ? add_producer(n, p) : add_consumer(n, slot, p);
-    if (!from_output && slot != 0 && !is_binary(op))
+    const bool one_data_input = is_unary(op) || std::holds_alternative<ops::batch_norm>(op) ||
+                                std::holds_alternative<ops::max_pool>(op) || std::holds_alternative<ops::average_pool>(op) ||
+                                std::holds_alternative<ops::global_average_pool>(op) || is_reshape(op) ||
+                                std::holds_alternative<ops::transpose>(op);
+    if (one_data_input && !from_output && slot != 0)
       return refuse("its channels reach an input other than the data input of " + where);
     if (is_unary(op)) return unary(n, p);
     if (is_binary(op)) return binary(n, p);
@@ -237,9 +242,7 @@ class group_finder {
       if (!channel_axis_is_1(g_.inputs(n)[0], p)) return refuse("its channels reach pooling over them at " + where);
       return same_place(n, p);
     }
-    if (std::holds_alternative<ops::reshape>(op) || std::holds_alternative<ops::flatten>(op) ||
-        std::holds_alternative<ops::squeeze>(op) || std::holds_alternative<ops::unsqueeze>(op))
-      return reshape(n, from_output, p);
+    if (is_reshape(op)) return reshape(n, from_output, p);
     if (const auto* t = std::get_if<ops::transpose>(&op)) return transpose(n, *t, from_output, p);
     if (std::holds_alternative<ops::concat>(op))
       return refuse("its channels reach Concat at " + where + " (concatenated channels are not followed)");
@@ -260,6 +263,10 @@ class group_finder {
            std::holds_alternative<ops::exp>(op) || std::holds_alternative<ops::sqrt>(op) ||
            std::holds_alternative<ops::reciprocal>(op) || std::holds_alternative<ops::cast>(op) ||
            std::holds_alternative<ops::clip>(op);
+  }
+  static bool is_reshape(const typename graph::op_type& op) {
+    return std::holds_alternative<ops::reshape>(op) || std::holds_alternative<ops::flatten>(op) ||
+           std::holds_alternative<ops::squeeze>(op) || std::holds_alternative<ops::unsqueeze>(op);
   }
   static bool is_binary(const typename graph::op_type& op) {
     return std::holds_alternative<ops::add>(op) || std::holds_alternative<ops::sub>(op) ||

@@ -155,6 +155,7 @@ void apply_plan(basic_computation_graph<OpSet>& g, const plan& p) {
       g.at(v).shape = symbolic_shape{static_cast<std::int64_t>(t.size())};
       g.at(v).initializer = std::move(shape);
       g.set_input(r.node, 1, v);
+      if (g.uses(old).empty() && !g.at(old).is_input && !g.at(old).is_output) g.erase_value(old);
     }
   }
   for (auto v : p.gr.values) g.at(v).shape.reset();
