@@ -30,6 +30,7 @@ struct wo_vec {
   static constexpr std::size_t nr = 8;
   static constexpr int max_rows = 4;  // 16 ymm registers
   static constexpr bool wide = false;
+  static constexpr bool hi_in_place = false;  // vpmaddubsw: 240 x 127 x 2 would saturate s16
   static constexpr bool direct_u8 = false;
   using iv = __m256i;
   using xv = __m256i;
@@ -48,6 +49,8 @@ struct wo_vec {
   }
   static iv iadd(iv a, iv b) noexcept { return _mm256_add_epi32(a, b); }
   static iv shl4(iv a) noexcept { return _mm256_slli_epi32(a, 4); }
+  static iv hi4x16(iv w) noexcept { return w; }  // unused (hi_in_place is false)
+  static iv sra4(iv a) noexcept { return a; }
   static fv to_f(iv a) noexcept { return _mm256_cvtepi32_ps(a); }
   static fv fzero() noexcept { return _mm256_setzero_ps(); }
   static fv fload(const float* p) noexcept { return _mm256_loadu_ps(p); }

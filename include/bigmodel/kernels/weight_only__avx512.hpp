@@ -21,6 +21,7 @@
     static constexpr std::size_t nr = 16;                                                                            \
     static constexpr int max_rows = 8;                                                                               \
     static constexpr bool wide = true;                                                                               \
+    static constexpr bool hi_in_place = Vnni; /* vpmaddubsw: 240 x 127 x 2 would saturate s16 */                     \
     static constexpr bool direct_u8 = Vnni;                                                                          \
     using iv = __m512i;                                                                                              \
     using xv = __m512i;                                                                                              \
@@ -40,6 +41,8 @@
     }                                                                                                                \
     static iv iadd(iv a, iv b) noexcept { return _mm512_add_epi32(a, b); }                                           \
     static iv shl4(iv a) noexcept { return _mm512_slli_epi32(a, 4); }                                                \
+    static iv hi4x16(iv w) noexcept { return _mm512_and_si512(w, _mm512_set1_epi8(static_cast<char>(0xF0))); }      \
+    static iv sra4(iv a) noexcept { return _mm512_srai_epi32(a, 4); }                                                \
     static fv to_f(iv a) noexcept { return _mm512_cvtepi32_ps(a); }                                                  \
     static fv fzero() noexcept { return _mm512_setzero_ps(); }                                                       \
     static fv fload(const float* p) noexcept { return _mm512_loadu_ps(p); }                                          \

@@ -18,6 +18,7 @@ struct wo_vec {
   static constexpr int max_rows = 8;
   static constexpr bool wide = false;
   static constexpr bool direct_u8 = true;
+  static constexpr bool hi_in_place = true;
   using iv = std::int32_t;
   using fv = float;
   struct xv {
@@ -31,6 +32,8 @@ struct wo_vec {
   }
   static iv lo4(iv w) noexcept { return static_cast<iv>(static_cast<std::uint32_t>(w) & 0x0F0F0F0Fu); }
   static iv hi4(iv w) noexcept { return static_cast<iv>((static_cast<std::uint32_t>(w) >> 4) & 0x0F0F0F0Fu); }
+  static iv hi4x16(iv w) noexcept { return static_cast<iv>(static_cast<std::uint32_t>(w) & 0xF0F0F0F0u); }
+  static iv sra4(iv a) noexcept { return a >> 4; }
   static xv bcast4(const std::int8_t* p) noexcept { return {{p[0], p[1], p[2], p[3]}}; }
   static iv dot4(iv acc, iv w, const xv& x) noexcept {
     const auto u = static_cast<std::uint32_t>(w);
@@ -64,6 +67,7 @@ struct wo_vec {
   static constexpr int max_rows = 4;
   static constexpr bool wide = false;
   static constexpr bool direct_u8 = true;
+  static constexpr bool hi_in_place = true;
   struct xv {
     iv v[4];
   };
@@ -75,6 +79,8 @@ struct wo_vec {
   }
   static iv lo4(iv w) noexcept { return w & iv(0x0F0F0F0F); }
   static iv hi4(iv w) noexcept { return (w >> 4) & iv(0x0F0F0F0F); }
+  static iv hi4x16(iv w) noexcept { return w & iv(static_cast<std::int32_t>(0xF0F0F0F0u)); }
+  static iv sra4(iv a) noexcept { return a >> 4; }
   static xv bcast4(const std::int8_t* p) noexcept { return {{iv(p[0]), iv(p[1]), iv(p[2]), iv(p[3])}}; }
   static iv dot4(iv acc, iv w, const xv& x) noexcept {
     const iv m(0xFF);

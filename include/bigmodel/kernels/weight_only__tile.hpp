@@ -6,7 +6,8 @@
 //   dot4(acc, codes, x)  acc + per lane sum of the 4 products u8 code x s8 x (exact),
 //   iadd, shl4, to_f, fzero, fload, fset1, fma(a, b, c) = a * b + c, fnma(a, b, c) = c - a * b, fmul, fstore;
 //   direct_u8: dot4 takes whole u8 codes (else int8 codes are split into nibbles, see below); max_rows;
-//   wide: 32 vector registers.
+//   wide: 32 vector registers; hi_in_place: dot4 takes u8 codes up to 240 (int4 high nibbles masked in place,
+//   hi4x16, the factor 16 removed from the chunk's sum by sra4).
 // Semantics (identical for every ISA up to f32 rounding): see weight_only.hpp.
 
 template <int Rows, int Panels, bool Int4>
@@ -42,7 +43,8 @@ void wo_gemv_tile(const detail::wo_problem& pr, std::size_t row0, std::size_t pa
           if constexpr (Int4) {
             const typename V::iv v = V::load(bp);
             h0[p] = V::lo4(v);
-            h1[p] = V::hi4(v);
+            if constexpr (V::hi_in_place) h1[p] = V::hi4x16(v);  // 16 x the code: one op, undone per chunk
+            else h1[p] = V::hi4(v);
           } else {
             h0[p] = V::load(bp);
             h1[p] = V::load(bp + nr * 4);
@@ -93,7 +95,8 @@ void wo_gemv_tile(const detail::wo_problem& pr, std::size_t row0, std::size_t pa
 #pragma GCC unroll 4
       for (int p = 0; p < Panels; ++p) {
         typename V::iv dot;
-        if constexpr (Int4 || V::direct_u8) dot = V::iadd(a0[r][p], a1[r][p]);
+        if constexpr (Int4 && V::hi_in_place) dot = V::iadd(a0[r][p], V::sra4(a1[r][p]));  // a1: a multiple of 16
+        else if constexpr (Int4 || V::direct_u8) dot = V::iadd(a0[r][p], a1[r][p]);
         else dot = V::iadd(a0[r][p], V::shl4(a1[r][p]));
         const typename V::fv d = V::fnma(z[p], sum, V::to_f(dot));
         acc[r][p] = V::fma(d, V::fmul(s[p], sx), acc[r][p]);
