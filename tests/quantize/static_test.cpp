@@ -7,6 +7,8 @@
 #include <bigmodel/passes/quantize/sensitivity.hpp>
 #include <bigmodel/passes/quantize/static.hpp>
 #include <bigmodel/passes/quantize/static_linear.hpp>
+#include <bigmodel/passes/optimize.hpp>
+#include <bigmodel/runtime/constant_evaluator.hpp>
 
 using namespace bigmodel;
 using namespace qtest;
@@ -245,4 +247,27 @@ TEST_CASE("StaticLinear: closed-form values, requantization, and bad inputs name
   auto bad_s = g;
   bad_s.at(bad_s.value_of("xs2")).initializer = dynamic_tensor::scalar(0.0f);
   CHECK_THROWS_WITH(run(bad_s, in), Catch::Contains("x_scale"));
+}
+
+TEST_CASE("dynamic int8 after optimize(extended): layers with a fused ReLU are quantized too, same outputs") {
+  const fixture f{"digits_mlp", "digits_mlp.opset17.onnx"};
+  auto plain = io::load_onnx<quant::quant_op_set>(f.dir() / f.file);
+  const auto plain_rep = quant::quantize_dynamic(plain);
+  auto g = io::load_onnx<quant::quant_op_set>(f.dir() / f.file);
+  g |= passes::optimize(passes::level::extended, runtime::kernel_evaluator{});
+  std::size_t fused_relu = 0;
+  for (auto n : g.nodes())
+    if (const auto* gm = g.op_as<ops::gemm>(n); gm && gm->act.kind == ops::activation_kind::relu) ++fused_relu;
+  REQUIRE(fused_relu == 2);
+  const auto rep = quant::quantize_dynamic(g);
+  CHECK(rep.changes == plain_rep.changes);
+  CHECK(rep.changes == 3);
+  for (const auto& note : rep.notes) CHECK(note.find("kept fp32") == std::string::npos);
+  validate(g);
+  const auto x = f.x();
+  // The optimizer changed only where the ReLU lives, not the arithmetic: identical outputs.
+  CHECK(rel_l2(run(g, x), run(plain, x)) < 1e-6);
+  auto fused = g;
+  CHECK(quant::fuse_dynamic_linear(fused) == 3);
+  CHECK(accuracy(run(fused, x), f.y()) >= accuracy(f.fp32(), f.y()) - 0.003);
 }

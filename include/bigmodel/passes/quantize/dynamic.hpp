@@ -40,10 +40,11 @@ std::string dynamic_skip_reason(const basic_computation_graph<OpSet>& g, const g
   if (g.is_constant(g.inputs(l.node)[0])) return "its activation is a constant";
   if (const auto* gm = g.template op_as<ops::gemm>(l.node)) {
     if (gm->alpha != 1.0f || gm->beta != 1.0f || gm->trans_a) return "Gemm with alpha/beta != 1 or transA";
-    if (gm->act.kind != ops::activation_kind::none) return "fused activation";
+    if (gm->act.kind != ops::activation_kind::none && gm->act.kind != ops::activation_kind::relu) return "fused activation other than ReLU";
   }
-  if (const auto* mm = g.template op_as<ops::matmul>(l.node); mm && mm->act.kind != ops::activation_kind::none)
-    return "fused activation";
+  if (const auto* mm = g.template op_as<ops::matmul>(l.node);
+      mm && mm->act.kind != ops::activation_kind::none && mm->act.kind != ops::activation_kind::relu)
+    return "fused activation other than ReLU";
   return {};
 }
 
@@ -99,16 +100,23 @@ quantize_report quantize_dynamic(basic_computation_graph<OpSet>& g, const dynami
     const auto& [wq, wscale, wzp] = wit->second;
     const bool has_bias = ins.size() > 2 && ins[2].valid();
     const value_id bias = has_bias ? ins[2] : value_id{};
+    // A ReLU the optimizer fused into the layer becomes a Relu node after the dequantized result.
+    const auto* mm_op = g.template op_as<ops::matmul>(l.node);
+    const auto* gm_op = g.template op_as<ops::gemm>(l.node);
+    const bool relu = (mm_op && mm_op->act.kind == ops::activation_kind::relu) || (gm_op && gm_op->act.kind == ops::activation_kind::relu);
     g.erase_node(l.node);
+    const value_id final_out = out;
+    const value_id chain_out = relu ? g.add_value(base + "_pre_relu") : out;
     const value_id y_int = g.add_value(base + "_MatMulInteger_output");
     const value_id y_f = g.add_value(base + "_Cast_output");
     const value_id s = g.add_value(base + "_scales");
-    const value_id y = has_bias ? g.add_value(base + "_Mul_output") : out;
+    const value_id y = has_bias ? g.add_value(base + "_Mul_output") : chain_out;
     g.add_node(ops::matmul_integer{}, {aq, wq, azp, wzp}, {y_int}, g.unique_node_name(base + "_MatMulInteger"));
     add_cast_to_f32(g, y_int, y_f, base + "_Cast");
     g.add_node(ops::mul{}, {ascale, wscale}, {s}, g.unique_node_name(base + "_scales_Mul"));
     g.add_node(ops::mul{}, {y_f, s}, {y}, g.unique_node_name(base + "_Mul"));
-    if (has_bias) g.add_node(ops::add{}, {y, bias}, {out}, g.unique_node_name(base + "_bias_Add"));
+    if (has_bias) g.add_node(ops::add{}, {y, bias}, {chain_out}, g.unique_node_name(base + "_bias_Add"));
+    if (relu) g.add_node(ops::relu{}, {chain_out}, {final_out}, g.unique_node_name(base + "_Relu"));
     erase_if_unused(g, l.weight);
     ++rep.changes;
   }
