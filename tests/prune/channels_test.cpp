@@ -589,3 +589,41 @@ TEST_CASE("channels concatenated with another branch are refused with the reason
   CHECK(has(rep.refused, "b.weight: its channels reach Concat at node 'cat' (Concat)"));
   CHECK_THROWS_WITH(prune::remove_channels(g, {.channels = {{"b.weight", {0}}}}), Catch::Contains("Concat"));
 }
+
+TEST_CASE("channels followed through Transpose, and through two Reshapes sharing one target shape", "[prune][channels][flatten]") {
+  computation_graph g;
+  g.add_input("x", dtype::f32, {"N", 2, 3, 3});
+  g.add_initializer("conv.weight", dynamic_tensor::from<float>({6, 2, 3, 3}, randoms(108, 31)));
+  g.add_initializer("conv.bias", dynamic_tensor::from<float>({6}, randoms(6, 32)));
+  g.add_node(ops::conv{.kernel_shape = {3, 3}, .pads = {1, 1, 1, 1}}, {"x", "conv.weight", "conv.bias"}, {"c"}, "conv");
+  g.add_node(ops::relu{}, {"c"}, {"a"}, "relu");
+  // Head 1: NHWC, then a MatMul over the channels. Heads 2 and 3: [N, 54] through one shared target.
+  g.add_node(ops::transpose{.perm = ops::ints{0, 2, 3, 1}}, {"a"}, {"t"}, "nhwc");
+  g.add_initializer("m.weight", dynamic_tensor::from<float>({6, 4}, randoms(24, 33)));
+  g.add_node(ops::matmul{}, {"t", "m.weight"}, {"y1"}, "m");
+  g.add_initializer("target", dynamic_tensor::from<std::int64_t>({2}, {-1, 54}));
+  g.add_node(ops::reshape{}, {"a", "target"}, {"f2"}, "reshape2");
+  g.add_node(ops::reshape{}, {"a", "target"}, {"f3"}, "reshape3");
+  dense(g, "h2", "f2", "y2", 54, 3, 34);
+  dense(g, "h3", "f3", "y3", 54, 3, 35);
+  for (const char* y : {"y1", "y2", "y3"}) g.mark_output(g.value_of(y));
+  zero_channels(g, "conv.weight", "conv.bias", 0, {0, 4});
+  const auto x = random_input({2, 2, 3, 3}, 36);
+  auto outputs = [&](const computation_graph& m) {
+    session s(m);
+    const auto y = s.run({{"x", x}});
+    std::vector<float> all;
+    for (const auto& [name, t] : y) all.insert(all.end(), t.span<float>().begin(), t.span<float>().end());
+    return all;
+  };
+  const auto before = outputs(g);
+  const auto rep = prune::remove_channels(g, {.amount = 2.0 / 6.0, .select = [](std::string_view n) { return n == "conv.weight"; }});
+  REQUIRE(rep.pruned.size() == 1);
+  CHECK(shape_of(g, "m.weight") == shape_t{4, 4});
+  CHECK(shape_of(g, "h2.weight") == shape_t{3, 36});
+  CHECK(shape_of(g, "h3.weight") == shape_t{3, 36});
+  for (const char* r : {"reshape2", "reshape3"})
+    for (auto n : g.nodes())
+      if (g.at(n).name == r) CHECK(g.constant_value(g.inputs(n)[1])->to_ints() == std::vector<std::int64_t>{-1, 36});
+  CHECK(max_rel_diff(outputs(g), before) < 1e-5);
+}
