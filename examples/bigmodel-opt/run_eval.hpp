@@ -2,6 +2,7 @@
 // bigmodel-opt run / eval / bench
 
 #include <bigmodel/io/onnx_graph.hpp>
+#include <bigmodel/passes/quantize/fast_paths.hpp>
 #include <bigmodel/runtime/session.hpp>
 
 #include <algorithm>
@@ -20,6 +21,17 @@
 
 namespace cli {
 
+// A session that runs quantized models on the fused int8 kernels (DynamicLinear, StaticLinear, the weight-only
+// kernel); fp32 models run as they are. The file on disk stays standard ONNX.
+using run_ops = bigmodel::quant::quant_op_set;
+inline bigmodel::basic_session<run_ops> make_run_session(const std::string& path) {
+  auto g = bigmodel::io::load_onnx<run_ops>(path);
+  (void)bigmodel::quant::use_fast_paths(g);
+  bigmodel::runtime::plan_options opt;
+  opt.weight_only_kernel = true;
+  return bigmodel::basic_session<run_ops>(g, opt);
+}
+
 inline int cmd_run(const std::vector<std::string>& argv, const output& out) {
   const args a(argv, {{"help", false}, {"input", true}, {"output-dir", true}, {"threads", true}, {"json", false}, {"quiet", false}});
   if (a.has("help") || a.positional().size() != 1) {
@@ -29,8 +41,7 @@ inline int cmd_run(const std::vector<std::string>& argv, const output& out) {
     return a.has("help") ? 0 : 2;
   }
   (void)apply_threads(a);
-  auto g = bigmodel::io::load_onnx(a.positional()[0]);
-  bigmodel::session s(g);
+  auto s = make_run_session(a.positional()[0]);
   const auto feeds = read_feeds(a.all("input"), s.input_names());
   const auto outputs = s.run(feeds);
   const std::filesystem::path dir = a.get("output-dir", ".");
@@ -75,8 +86,7 @@ inline int cmd_eval(const std::vector<std::string>& argv, const output& out) {
                 "               (max abs, relative L2, cosine, argmax agreement).\n");
     return a.has("help") ? 0 : 2;
   }
-  auto g = bigmodel::io::load_onnx(a.positional()[0]);
-  bigmodel::session s(g);
+  auto s = make_run_session(a.positional()[0]);
   const auto feeds = read_feeds(a.all("input"), s.input_names());
   out.progress("running " + a.positional()[0]);
   const auto y = as_matrix(s.run(feeds)[0], "the model's first output");
@@ -95,8 +105,7 @@ inline int cmd_eval(const std::vector<std::string>& argv, const output& out) {
     json += "\"accuracy\":" + std::to_string(acc) + ",\"samples\":" + std::to_string(y.rows);
   }
   if (a.has("reference")) {
-    auto rg = bigmodel::io::load_onnx(a.get("reference"));
-    bigmodel::session rs(rg);
+    auto rs = make_run_session(a.get("reference"));
     const auto r = as_matrix(rs.run(feeds)[0], "the reference's first output");
     if (r.rows != y.rows || r.cols != y.cols) throw usage_error("the reference's output has another shape");
     double max_abs = 0, diff2 = 0, ref2 = 0, dot = 0, y2 = 0;
@@ -136,8 +145,7 @@ inline int cmd_bench(const std::vector<std::string>& argv, const output& out) {
   const long runs = a.get_int("runs", 50), warmup = a.get_int("warmup", 5);
   if (runs < 1 || warmup < 0) throw usage_error("--runs must be >= 1 and --warmup >= 0");
   const int threads = apply_threads(a);
-  auto g = bigmodel::io::load_onnx(a.positional()[0]);
-  bigmodel::session s(g);
+  auto s = make_run_session(a.positional()[0]);
   const auto feeds = read_feeds(a.all("input"), s.input_names());
   for (long i = 0; i < warmup; ++i) (void)s.run(feeds);
   std::vector<double> ms;

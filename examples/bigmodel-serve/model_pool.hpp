@@ -4,6 +4,7 @@
 // while all K are busy, so at most K requests of one model run at once and memory stays bounded.
 
 #include <bigmodel/io/onnx_graph.hpp>
+#include <bigmodel/passes/quantize/fast_paths.hpp>
 #include <bigmodel/runtime/session.hpp>
 
 #include <condition_variable>
@@ -16,6 +17,8 @@
 
 namespace serve {
 
+using served_session = bigmodel::basic_session<bigmodel::quant::quant_op_set>;
+
 struct tensor_metadata {
   std::string name;
   bigmodel::dtype type = bigmodel::dtype::undefined;
@@ -26,13 +29,15 @@ struct tensor_metadata {
 class model_pool {
  public:
   model_pool(std::string name, const std::filesystem::path& path, std::size_t sessions) : name_(std::move(name)) {
-    const auto g = bigmodel::io::load_onnx(path);
+    // Quantized models run on the fused int8 kernels (DynamicLinear, StaticLinear, weight-only).
+    auto g = bigmodel::io::load_onnx<bigmodel::quant::quant_op_set>(path);
+    (void)bigmodel::quant::use_fast_paths(g);
     for (auto v : g.graph_inputs())
       if (!g.at(v).initializer) inputs_.push_back(describe(g.at(v)));
     for (auto v : g.graph_outputs()) outputs_.push_back(describe(g.at(v)));
-    const auto plan = std::make_shared<const bigmodel::session::plan_type>(g);
+    const auto plan = std::make_shared<const served_session::plan_type>(g, bigmodel::runtime::plan_options{.weight_only_kernel = true});
     for (std::size_t i = 0; i < std::max<std::size_t>(sessions, 1); ++i) {
-      idle_.push_back(std::make_unique<bigmodel::session>(plan));
+      idle_.push_back(std::make_unique<served_session>(plan));
     }
   }
 
@@ -43,7 +48,7 @@ class model_pool {
   // A session on loan; returns it to the pool when destroyed.
   class lease {
    public:
-    lease(model_pool& p, std::unique_ptr<bigmodel::session> s) : pool_(&p), s_(std::move(s)) {}
+    lease(model_pool& p, std::unique_ptr<served_session> s) : pool_(&p), s_(std::move(s)) {}
     lease(lease&& o) noexcept = default;
     lease& operator=(lease&&) = delete;
     lease(const lease&) = delete;
@@ -51,12 +56,12 @@ class model_pool {
     ~lease() {
       if (s_) pool_->give_back(std::move(s_));
     }
-    bigmodel::session& operator*() const noexcept { return *s_; }
-    bigmodel::session* operator->() const noexcept { return s_.get(); }
+    served_session& operator*() const noexcept { return *s_; }
+    served_session* operator->() const noexcept { return s_.get(); }
 
    private:
     model_pool* pool_;
-    std::unique_ptr<bigmodel::session> s_;
+    std::unique_ptr<served_session> s_;
   };
 
   [[nodiscard]] lease acquire() {
@@ -75,7 +80,7 @@ class model_pool {
     return m;
   }
 
-  void give_back(std::unique_ptr<bigmodel::session> s) {
+  void give_back(std::unique_ptr<served_session> s) {
     {
       std::lock_guard lock(mutex_);
       idle_.push_back(std::move(s));
@@ -87,7 +92,7 @@ class model_pool {
   std::vector<tensor_metadata> inputs_, outputs_;
   std::mutex mutex_;
   std::condition_variable free_;
-  std::vector<std::unique_ptr<bigmodel::session>> idle_;
+  std::vector<std::unique_ptr<served_session>> idle_;
 };
 
 }  // namespace serve

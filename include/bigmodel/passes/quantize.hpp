@@ -13,6 +13,7 @@
 #include "quantize/dynamic.hpp"
 #include "quantize/dynamic_linear.hpp"
 #include "quantize/dynamic_linear_op.hpp"
+#include "quantize/fast_paths.hpp"
 #include "quantize/graph_layers.hpp"
 #include "quantize/observers.hpp"
 #include "quantize/opset.hpp"
