@@ -61,7 +61,7 @@ struct wo_vec {
   static void fstore(float* p, fv v) noexcept { _mm256_storeu_ps(p, v); }
 };
 
-#include "weight_only__tile.hpp"
+#include "weight_only__tile.inc"
 
 }  // namespace bigmodel::kernels::avx2
 

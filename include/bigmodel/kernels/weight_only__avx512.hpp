@@ -67,7 +67,7 @@ namespace bigmodel::kernels::avx512bw {
 #define BIGMODEL_WO_DPBUSD(acc, w, x) acc  // never expanded: this kernel has no VNNI
 BIGMODEL_WO_AVX512_VEC(false)
 #undef BIGMODEL_WO_DPBUSD
-#include "weight_only__tile.hpp"
+#include "weight_only__tile.inc"
 }  // namespace bigmodel::kernels::avx512bw
 
 #if defined(__clang__)
@@ -83,7 +83,7 @@ namespace bigmodel::kernels::avx512vnni {
 #define BIGMODEL_WO_DPBUSD(acc, w, x) _mm512_dpbusd_epi32(acc, w, x)
 BIGMODEL_WO_AVX512_VEC(true)
 #undef BIGMODEL_WO_DPBUSD
-#include "weight_only__tile.hpp"
+#include "weight_only__tile.inc"
 }  // namespace bigmodel::kernels::avx512vnni
 
 #if defined(__clang__)

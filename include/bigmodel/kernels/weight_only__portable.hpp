@@ -52,7 +52,7 @@ struct wo_vec {
   static void fstore(float* p, fv v) noexcept { *p = v; }
 };
 
-#include "weight_only__tile.hpp"
+#include "weight_only__tile.inc"
 
 [[nodiscard]] inline const detail::wo_kernels& weight_only_kernels() noexcept { return wo_kernel_table; }
 
@@ -98,7 +98,7 @@ struct wo_vec {
   static void fstore(float* p, fv v) noexcept { v.store_unaligned(p); }
 };
 
-#include "weight_only__tile.hpp"
+#include "weight_only__tile.inc"
 
 [[nodiscard]] inline const detail::wo_kernels& weight_only_kernels() noexcept { return wo_kernel_table; }
 
