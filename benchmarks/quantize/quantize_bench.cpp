@@ -1,9 +1,8 @@
 // Latency of the fixture models in our runtime, one thread: fp32 (optimize extended) against the same
-// graph quantized as dynamic int8 (DynamicLinear), static int8 calibrated on x_calib (StaticLinear, int8
+// graph quantized as dynamic int8 (DynamicLinear, activations per tensor), static int8 calibrated on x_calib (StaticLinear, int8
 // chains requantized in the GEMM epilogue) and int4 weight-only groups of 32. Every quantized benchmark
 // reports speedup = fp32 CPU time / its CPU time and the output's relative L2 error against fp32.
-// int4 runs as the runtime executes a weight-only graph (no folding here: the packed int4 weights are what
-// a weight-only kernel reads).
+// Sessions run the fast paths bigmodel-opt uses: quant::use_fast_paths and the weight-only kernel.
 #include <benchmark/benchmark.h>
 
 #include <bigmodel/io/npy.hpp>
@@ -61,13 +60,12 @@ graph_t make(const std::string& folder, const std::string& file, variant v) {
     case variant::fp32: break;
     case variant::dynamic_int8:
       (void)quant::quantize_dynamic(g);
-      (void)quant::fuse_dynamic_linear(g, true);
       break;
     case variant::static_int8: {
       std::vector<named_tensors> calib;
       for (std::int64_t b = 0; b < 200; b += 50) calib.push_back({{"input", rows(fixtures() / folder / "x_calib.npy", b, 50)}});
       (void)quant::quantize_static(g, calib);
-      (void)quant::fuse_static_linear(g);
+      (void)quant::use_fast_paths(g);
       // What stays QDQ (Conv) reads DequantizeLinear(constant weights): fold it once, as a session
       // would at load, instead of dequantizing the weights on every run.
       g |= passes::fold_constants(runtime::kernel_evaluator{});
@@ -81,6 +79,7 @@ graph_t make(const std::string& folder, const std::string& file, variant v) {
       break;
     }
   }
+  (void)quant::use_fast_paths(g);  // DynamicLinear, StaticLinear
   return g;
 }
 
@@ -111,7 +110,9 @@ double rel_l2(const dynamic_tensor& a, const dynamic_tensor& b) {
 
 void run_model(benchmark::State& state, const std::string& folder, const std::string& file, variant v) {
   const auto g = make(folder, file, v);
-  basic_session<quant::quant_op_set> s{g};
+  runtime::plan_options opt;
+  opt.weight_only_kernel = true;  // int4 on kernels::linear_weight_only, weights packed once
+  basic_session<quant::quant_op_set> s{g, opt};
   const named_tensors feeds{{"input", rows(fixtures() / folder / "x_test.npy", 0, state.range(0))}};
   auto y = s.run(feeds);
   const double t0 = cpu_ns();  // thread CPU time: the machine is shared, wall time is not this run's alone

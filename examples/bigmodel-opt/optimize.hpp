@@ -39,6 +39,8 @@ struct prune_request {
   bigmodel::prune::prune_config cfg;
   bool wanda = false;     // activation-aware: needs calibration
   bool channels = false;  // structured channel removal (cfg.amount)
+  bigmodel::prune::channel_criterion criterion = bigmodel::prune::channel_criterion::l2;
+  bool global = false;    // channels: one threshold across layers
 };
 
 // METHOD:AMOUNT -> a pruning configuration. N:M (and wanda-N:M) take no amount.
@@ -73,8 +75,21 @@ inline prune_request parse_prune(std::string spec) {
     const std::string n = head.substr(13);  // "", "-l1", "-l2", "-linf"
     cfg.norm = n.empty() || n == "-l2" ? 2.0 : n == "-l1" ? 1.0 : n == "-linf" ? INFINITY : -1.0;
     if (cfg.norm < 0) throw usage_error("--prune " + spec + ": ln-structured takes -l1, -l2 or -linf");
-  } else if (head == "channels") {
+  } else if (head.rfind("channels", 0) == 0) {
+    // channels[-l1|-l2|-activation][-global]
     req.channels = true;
+    std::string rest = head.substr(8);
+    auto take = [&](const std::string& suffix) {
+      if (rest.size() < suffix.size() || rest.compare(rest.size() - suffix.size(), suffix.size(), suffix) != 0) return false;
+      rest.resize(rest.size() - suffix.size());
+      return true;
+    };
+    req.global = take("-global");
+    using bigmodel::prune::channel_criterion;
+    if (take("-activation")) req.criterion = channel_criterion::activation, req.wanda = true;
+    else if (take("-l1")) req.criterion = channel_criterion::l1;
+    else (void)take("-l2");
+    if (!rest.empty()) throw usage_error("--prune " + spec + ": write channels[-l1|-l2|-activation][-global]:AMOUNT");
   } else {
     throw usage_error("--prune " + spec + ": unknown method '" + head +
                       "' (l1, global-l1, random, ln-structured[-l1|-l2|-linf], wanda, channels, N:M, wanda-N:M)");
@@ -140,7 +155,9 @@ inline int cmd_optimize(const std::vector<std::string>& argv, const output& out)
         "  --keep-fused             write fused ops in the com.bigmodel domain (smaller; only bigmodel reads\n"
         "                           them) instead of their standard ONNX decomposition\n"
         "  --prune METHOD:AMOUNT    l1, global-l1, random, ln-structured[-l1|-l2|-linf], wanda (needs\n"
-        "                           --calibration), channels (removes output channels: the model shrinks),\n"
+        "                           --calibration), channels (removes output channels: the model shrinks;\n"
+        "                           channels-l1, -l2 [default], -activation (needs --calibration), and\n"
+        "                           -global for one threshold across layers, e.g. channels-l1-global:0.3),\n"
         "                           or N:M such as 2:4, wanda-2:4; may repeat (applied in order)\n"
         "  --calibration FILE.npy   calibration inputs (NAME=FILE.npy when the model has several inputs)\n"
         "  --exclude PATTERN        leave weights whose name matches (* and ?) untouched; may repeat\n"
@@ -190,7 +207,15 @@ inline int cmd_optimize(const std::vector<std::string>& argv, const output& out)
   for (std::size_t i = 0; i < prunes.size(); ++i) {
     const std::string& spec = prune_specs[i];
     if (prunes[i].channels) {
-      const auto r = bigmodel::prune::remove_channels(g, {.amount = prunes[i].cfg.amount, .select = not_excluded});
+      bigmodel::prune::channel_config ch{.amount = prunes[i].cfg.amount, .criterion = prunes[i].criterion, .select = not_excluded};
+      ch.global = prunes[i].global;
+      if (prunes[i].wanda) {
+        if (calibration.empty()) throw usage_error("--prune " + spec + ": activation-aware channels need --calibration FILE.npy");
+        out.progress("calibrating (activation norms)");
+        ch.input_norms = bigmodel::runtime::weight_input_norms(g, calibration);
+        out.progress_done();
+      }
+      const auto r = bigmodel::prune::remove_channels(g, ch);
       if (out.human()) {
         std::printf("prune %s: %zu layers lost channels, parameters %zu -> %zu\n", spec.c_str(), r.pruned.size(),
                     r.parameters_before, r.parameters_after);

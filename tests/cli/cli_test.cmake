@@ -55,6 +55,11 @@ if(channels_size GREATER limit)
   message(FATAL_ERROR "channel removal did not shrink the file: ${channels_size} vs ${dense_size}")
 endif()
 expect(0 "top-1 accuracy: 96.94%" eval ${WORK}/channels.onnx --input ${mlp}/x_test.npy --labels ${mlp}/y_test.npy)
+# Criteria and global selection (one threshold across layers); activation-aware needs calibration data.
+expect(0 "prune channels-l1-global:0.3: [0-9]+ layers lost channels, parameters 50826 -> [0-9]+" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/channels_g.onnx --prune channels-l1-global:0.3)
+expect(0 "prune channels-activation:0.25: [0-9]+ layers lost channels" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/channels_a.onnx --prune channels-activation:0.25 --calibration input=${mlp}/x_calib.npy)
+expect(2 "activation-aware channels need --calibration" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/x.onnx --prune channels-activation:0.25)
+expect(2 "write channels\\[-l1" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/x.onnx --prune channels-l3:0.25)
 
 # Graph optimization: the encoder's decomposed LayerNorm/GELU/attention are fused, then written back as
 # standard ONNX by default (loads anywhere), or kept fused with --keep-fused; outputs unchanged.
