@@ -6,7 +6,8 @@
 // with constant W_q (s8, u8, s4, u4), scale (f32) and zero point. When a session is built, every such chain
 // whose intermediate values nobody else reads is matched here: the weights are packed once for the kernel and
 // the chain's steps are dropped, so B is never materialized in f32. Gemm is matched with alpha = 1, transA = 0,
-// no fused activation and a bias C of N values (or none); anything else runs as before (DequantizeLinear + f32).
+// no fused activation but ReLU (applied after the kernel; MatMul likewise) and a bias C of N values (or none);
+// anything else runs as before (DequantizeLinear + f32).
 //
 // The kernel runs in its precise mode (x as two s8 digits, ~2^-16 of max|x| per element, see
 // kernels/weight_only.hpp), so outputs stay within a few 1e-5 (relative) of dequantizing to f32.
@@ -31,6 +32,7 @@ struct weight_only_linear {
   std::size_t n = 0, k = 0, group = 0;
   std::vector<std::uint8_t> values, zero_points;  // [n][row bytes], [n][k / group] (empty: none)
   std::vector<float> scales, bias;                // [n][k / group], [n] (empty: none)
+  bool relu = false;                              // the node's fused ReLU
   ::bigmodel::kernels::packed_weight_only packed;
 
   [[nodiscard]] ::bigmodel::kernels::weight_only_matrix matrix() const {
@@ -53,6 +55,8 @@ struct weight_only_linear {
       const auto repacked = ::bigmodel::kernels::pack_weight_only(matrix());
       ::bigmodel::kernels::linear_weight_only(m, x.data(), k, repacked, b, y.data(), n, opt);
     }
+    if (relu)
+      for (float& v : y) v = v > 0.0f ? v : 0.0f;
   }
 };
 
@@ -92,8 +96,13 @@ std::shared_ptr<const weight_only_linear> match_weight_only_linear(const basic_c
     float beta = 1.0f;
     const auto ins = g.inputs(n);
     if (ins.size() < 2 || !ins[1].valid()) return nullptr;
+    // A fused activation: ReLU is applied after the kernel; any other keeps the node on the f32 path.
+    ops::activation_kind act = ops::activation_kind::none;
+    if (const auto* gm = g.template op_as<ops::gemm>(n)) act = gm->act.kind;
+    if (const auto* mm = g.template op_as<ops::matmul>(n)) act = mm->act.kind;
+    if (act != ops::activation_kind::none && act != ops::activation_kind::relu) return nullptr;
     if (const auto* gm = g.template op_as<ops::gemm>(n)) {
-      if (gm->trans_a || gm->alpha != 1.0f || gm->act.kind != ops::activation_kind::none) return nullptr;
+      if (gm->trans_a || gm->alpha != 1.0f) return nullptr;
       b_is_kn = !gm->trans_b;
       beta = gm->beta;
       if (ins.size() > 2 && ins[2].valid()) {
@@ -143,6 +152,7 @@ std::shared_ptr<const weight_only_linear> match_weight_only_linear(const basic_c
     found.push_back(p);
 
     auto lin = std::make_shared<weight_only_linear>();
+    lin->relu = act == ops::activation_kind::relu;
     lin->type = *type;
     // idx(r, c): element of W_q holding W[n = r][k = c]; sidx(r, g): its scale / zero point.
     std::size_t groups = 1;
