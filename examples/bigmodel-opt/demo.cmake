@@ -9,9 +9,10 @@ function(step)
   endif()
 endfunction()
 step(inspect ${FIXTURES}/digits_mlp.opset17.onnx)
-step(optimize ${FIXTURES}/digits_mlp.opset17.onnx -o ${WORK}/digits_mlp.pruned.onnx --optimize extended --prune 2:4 --exclude fc3.weight
+step(optimize ${FIXTURES}/digits_mlp.opset17.onnx -o ${WORK}/digits_mlp.int8.onnx --optimize extended --quantize int8-dynamic
      --report ${WORK}/report.json)
 step(eval ${FIXTURES}/digits_mlp.opset17.onnx --input ${FIXTURES}/x_test.npy --labels ${FIXTURES}/y_test.npy)
-step(eval ${WORK}/digits_mlp.pruned.onnx --input ${FIXTURES}/x_test.npy --labels ${FIXTURES}/y_test.npy
+step(eval ${WORK}/digits_mlp.int8.onnx --input ${FIXTURES}/x_test.npy --labels ${FIXTURES}/y_test.npy
      --reference ${FIXTURES}/digits_mlp.opset17.onnx)
-step(bench ${WORK}/digits_mlp.pruned.onnx --input ${FIXTURES}/x_test.npy --runs 20)
+step(bench ${FIXTURES}/digits_mlp.opset17.onnx --input ${FIXTURES}/x_test.npy --runs 20)
+step(bench ${WORK}/digits_mlp.int8.onnx --input ${FIXTURES}/x_test.npy --runs 20)
