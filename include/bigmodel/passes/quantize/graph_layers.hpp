@@ -85,13 +85,10 @@ value_id add_constant(basic_computation_graph<OpSet>& g, std::string_view hint, 
   return v;
 }
 
-// Cast<f32>(in) -> out. "to" is listed explicitly: it is a required attribute, and exporters write only
-// fields that differ from the op struct's default (f32).
+// Cast<f32>(in) -> out (`to` is a required field: the ONNX writer always emits it).
 template <class OpSet>
 node_id add_cast_to_f32(basic_computation_graph<OpSet>& g, value_id in, value_id out, std::string_view name) {
-  const node_id n = g.add_node(ops::cast{dtype::f32}, {in}, {out}, g.unique_node_name(name));
-  g.at(n).attribute_order.push_back("to");
-  return n;
+  return g.add_node(ops::cast{dtype::f32}, {in}, {out}, g.unique_node_name(name));
 }
 
 // Erases a weight no node reads any more (keeps graph inputs and outputs).
