@@ -1,0 +1,41 @@
+#pragma once
+// What the fp32 GEMM driver (sgemm.hpp) hands each ISA's micro-kernel: one tile of at most mr rows x nr columns
+// of C over one block of K, B read from a packed panel (k-major, nr floats per k, zero past N), A read in place
+// (row-major, any lda) with broadcasts. The epilogue is fused into the tile's store:
+//   C = prev + alpha * sum_k A[i][k] B[k][j],  prev = C (load_c) + bias[j] (bias != nullptr), else 0,
+// then max(C, 0) when relu. The driver sets load_c on every K block but the first, and on the first too when
+// the caller accumulates into C; bias only on the first block, relu only on the last.
+
+#include <array>
+#include <cstddef>
+
+namespace bigmodel::kernels::detail {
+
+struct sgemm_tile_args {
+  const float* a;     // A[row0][k0]
+  std::size_t lda;    // floats between rows of A
+  const float* b;     // packed panel at k0: b[k * nr + j]
+  std::size_t kc;     // K steps in this block (may be 0)
+  float* c;           // C[row0][col0]
+  std::size_t ldc;    // floats between rows of C
+  std::size_t cols;   // valid columns of the panel, 1..nr
+  float alpha;
+  const float* bias;  // bias[col0], or nullptr
+  bool load_c;
+  bool relu;
+};
+
+// tiles[r - 1] handles r rows, r = 1..mr.
+using sgemm_tile_fn = void (*)(const sgemm_tile_args&) noexcept;
+inline constexpr std::size_t sgemm_max_mr = 16;
+
+// The packed-B format of a kernel family: panels of nr columns. Packed weights record the family.
+enum class sgemm_family : int { portable = 0, avx2 = 1, avx512 = 2 };
+
+struct sgemm_kernels {
+  sgemm_family family;
+  std::size_t mr, nr;
+  std::array<sgemm_tile_fn, sgemm_max_mr> tiles;
+};
+
+}  // namespace bigmodel::kernels::detail
