@@ -1,10 +1,12 @@
 #pragma once
-// Fused activations (the epilogue of Gemm/MatMul/Conv after fusion passes), applied in place.
+// Fused activations (the epilogue of Gemm/MatMul/Conv after fusion passes), applied in place. GELU, sigmoid and
+// tanh run the vectorized kernels::vmath rows; gelu_erf / gelu_tanh below are the scalar definitions.
 
 #include <cmath>
 #include <span>
 
 #include "../../graph/ops.hpp"
+#include "../../kernels/vector_math.hpp"
 
 namespace bigmodel::runtime::kernels {
 
@@ -15,13 +17,14 @@ namespace bigmodel::runtime::kernels {
 
 inline void apply_activation(const ops::activation& a, std::span<float> y) {
   using k = ops::activation_kind;
+  namespace vm = ::bigmodel::kernels::vmath;
   switch (a.kind) {
     case k::none: return;
     case k::relu: for (auto& v : y) v = v > 0 ? v : 0.0f; return;
-    case k::gelu: for (auto& v : y) v = gelu_erf(v); return;
-    case k::gelu_tanh: for (auto& v : y) v = gelu_tanh(v); return;
-    case k::sigmoid: for (auto& v : y) v = 1.0f / (1.0f + std::exp(-v)); return;
-    case k::tanh: for (auto& v : y) v = std::tanh(v); return;
+    case k::gelu: return vm::gelu_erf(y.data(), y.data(), y.size());
+    case k::gelu_tanh: return vm::gelu_tanh(y.data(), y.data(), y.size());
+    case k::sigmoid: return vm::sigmoid(y.data(), y.data(), y.size());
+    case k::tanh: return vm::tanh(y.data(), y.data(), y.size());
     case k::clip: for (auto& v : y) v = std::min(std::max(v, a.min), a.max); return;
   }
 }

@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "../../graph/ops.hpp"
+#include "../../kernels/vector_math.hpp"
 #include "../kernel_context.hpp"
 
 namespace bigmodel::runtime::kernels {
@@ -119,12 +120,19 @@ void unary_f32(kernel_context& c, F f) {
   auto y = c.out(0, dtype::f32, c.in(0).shape()).mutable_span<float>();
   for (std::size_t i = 0; i < x.size(); ++i) y[i] = f(x[i]);
 }
+// y = row(x) over f32 with a whole-tensor row function (the vectorized kernels::vmath ones).
+template <class Row>
+void unary_rows_f32(kernel_context& c, Row row) {
+  const auto x = c.f32(0);
+  auto y = c.out(0, dtype::f32, c.in(0).shape()).mutable_span<float>();
+  row(x.data(), y.data(), x.size());
+}
 inline void run(const ops::sqrt&, kernel_context& c) { unary_f32(c, [](float v) { return std::sqrt(v); }); }
-inline void run(const ops::erf&, kernel_context& c) { unary_f32(c, [](float v) { return std::erf(v); }); }
-inline void run(const ops::tanh&, kernel_context& c) { unary_f32(c, [](float v) { return std::tanh(v); }); }
+inline void run(const ops::erf&, kernel_context& c) { unary_rows_f32(c, ::bigmodel::kernels::vmath::erf); }
+inline void run(const ops::tanh&, kernel_context& c) { unary_rows_f32(c, ::bigmodel::kernels::vmath::tanh); }
 inline void run(const ops::relu&, kernel_context& c) { unary_f32(c, [](float v) { return v > 0 ? v : 0.0f; }); }
-inline void run(const ops::sigmoid&, kernel_context& c) { unary_f32(c, [](float v) { return 1.0f / (1.0f + std::exp(-v)); }); }
-inline void run(const ops::exp&, kernel_context& c) { unary_f32(c, [](float v) { return std::exp(v); }); }
+inline void run(const ops::sigmoid&, kernel_context& c) { unary_rows_f32(c, ::bigmodel::kernels::vmath::sigmoid); }
+inline void run(const ops::exp&, kernel_context& c) { unary_rows_f32(c, ::bigmodel::kernels::vmath::exp); }
 inline void run(const ops::reciprocal&, kernel_context& c) { unary_f32(c, [](float v) { return 1.0f / v; }); }
 inline void run(const ops::neg&, kernel_context& c) {
   if (c.in(0).type() == dtype::s64) {

@@ -4,24 +4,18 @@
 
 #include <cmath>
 
+#include "../../kernels/vector_math.hpp"
 #include "../kernel_context.hpp"
 
 namespace bigmodel::runtime::kernels {
 
+// One row of n values; scale_n / bias_n are n or 1 (broadcast); bias may be null. Vectorized
+// (kernels::vmath::layer_norm_row, the same two passes in f32 lanes).
 inline void layer_norm_row(const float* x, float* y, std::int64_t n, const float* scale, std::int64_t scale_n,
                            const float* bias, std::int64_t bias_n, float eps) {
-  float mean = 0.0f;
-  for (std::int64_t i = 0; i < n; ++i) mean += x[i];
-  mean /= static_cast<float>(n);
-  float var = 0.0f;
-  for (std::int64_t i = 0; i < n; ++i) var += (x[i] - mean) * (x[i] - mean);
-  var /= static_cast<float>(n);
-  const float inv = 1.0f / std::sqrt(var + eps);
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float s = scale[scale_n == 1 ? 0 : i];
-    const float b = bias ? bias[bias_n == 1 ? 0 : i] : 0.0f;
-    y[i] = (x[i] - mean) * inv * s + b;
-  }
+  if (n <= 0) return;
+  ::bigmodel::kernels::vmath::layer_norm_row(x, y, static_cast<std::size_t>(n), scale, static_cast<std::size_t>(scale_n),
+                                             bias, static_cast<std::size_t>(bias_n), eps);
 }
 
 inline void run(const ops::layer_norm& op, kernel_context& c) {

@@ -1,14 +1,18 @@
 #pragma once
-// Softmax over one axis (opset >= 13 semantics), max-subtracted, f32.
+// Softmax over one axis (opset >= 13 semantics), max-subtracted, f32. Contiguous rows (the last axis, or
+// stride 1) run the vectorized kernels::vmath::softmax_row; a row with max -inf (all -inf) comes out NaN either way.
 
+#include <algorithm>
 #include <cmath>
 
+#include "../../kernels/vector_math.hpp"
 #include "../kernel_context.hpp"
 
 namespace bigmodel::runtime::kernels {
 
 // Softmax of `len` values spaced `stride` apart, in place-safe (x may equal y).
 inline void softmax_strided(const float* x, float* y, std::int64_t len, std::int64_t stride) {
+  if (stride == 1) return ::bigmodel::kernels::vmath::softmax_row(x, y, static_cast<std::size_t>(std::max<std::int64_t>(len, 0)));
   float mx = -INFINITY;
   for (std::int64_t i = 0; i < len; ++i) mx = std::max(mx, x[i * stride]);
   float sum = 0.0f;
