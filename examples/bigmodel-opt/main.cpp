@@ -23,7 +23,7 @@ void usage() {
       "  optimize IN.onnx -o OUT.onnx [...]         optimize, prune, quantize; before/after table\n"
       "  run MODEL.onnx --input NAME=X.npy ...      run; outputs written as NAME.npy\n"
       "  eval MODEL.onnx --input X.npy --labels Y.npy [--reference OTHER.onnx]\n"
-      "  bench MODEL.onnx --input X.npy [--runs R] [--threads N]   latency and throughput\n"
+      "  bench MODEL.onnx --input X.npy [--runs R] [--threads N] [--profile]   latency, throughput, profile\n"
       "global options: --quiet (no human output), --json (machine-readable output)\n");
 }
 }  // namespace

@@ -37,11 +37,12 @@ inline int cmd_run(const std::vector<std::string>& argv, const output& out) {
   if (a.has("help") || a.positional().size() != 1) {
     std::printf("usage: bigmodel-opt run MODEL.onnx --input NAME=FILE.npy ... [--output-dir DIR] [--threads N]\n"
                 "  Runs the model in bigmodel's runtime and writes each output as DIR/NAME.npy (default DIR: .).\n"
-                "  --threads N: threads for the f32 GEMMs (default 1); outputs do not depend on N.\n");
+                "  --threads N: threads for the GEMMs and attention heads (default 1); outputs do not depend on N.\n");
     return a.has("help") ? 0 : 2;
   }
-  (void)apply_threads(a);
+  const int threads = apply_threads(a);
   auto s = make_run_session(a.positional()[0]);
+  if (threads > 1) s.set_execution(bigmodel::kernels::execution::threads(static_cast<unsigned>(threads)));
   const auto feeds = read_feeds(a.all("input"), s.input_names());
   const auto outputs = s.run(feeds);
   const std::filesystem::path dir = a.get("output-dir", ".");
@@ -132,22 +133,48 @@ inline int cmd_eval(const std::vector<std::string>& argv, const output& out) {
   return 0;
 }
 
+inline std::string profile_json(const bigmodel::runtime::profile& p) {
+  std::string j = ",\"profile\":[";
+  bool first = true;
+  for (const auto& r : p.by_op()) {
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%s{\"op\":\"%s\",\"nodes\":%lld,\"ms_per_run\":%.6f,\"share\":%.6f}", first ? "" : ",",
+                  r.op.c_str(), static_cast<long long>(r.nodes), r.ms_per_run, r.share);
+    j += buf;
+    first = false;
+  }
+  return j + "]";
+}
+
+inline void print_profile(const bigmodel::runtime::profile& p) {
+  const double runs = static_cast<double>(std::max<std::int64_t>(p.runs, 1));
+  std::printf("\nprofile over %lld runs (%.3f ms per run in kernels):\n  %-28s %6s %12s %7s\n",
+              static_cast<long long>(p.runs), 1e3 * p.total_seconds() / runs, "op", "nodes", "ms/run", "share");
+  for (const auto& r : p.by_op())
+    std::printf("  %-28s %6lld %12.3f %6.1f%%\n", r.op.c_str(), static_cast<long long>(r.nodes), r.ms_per_run, 100.0 * r.share);
+  std::printf("slowest nodes:\n");
+  for (const auto& st : p.slowest(10)) std::printf("  %10.3f ms  %s\n", 1e3 * st.seconds / runs, st.where.c_str());
+}
+
 inline int cmd_bench(const std::vector<std::string>& argv, const output& out) {
   const args a(argv, {{"help", false}, {"input", true}, {"runs", true}, {"warmup", true}, {"threads", true},
-                      {"json", false}, {"quiet", false}});
+                      {"profile", false}, {"json", false}, {"quiet", false}});
   if (a.has("help") || a.positional().size() != 1) {
-    std::printf("usage: bigmodel-opt bench MODEL.onnx --input NAME=FILE.npy ... [--runs R] [--warmup W] [--threads N]\n"
-                "  Latency (median, p90, min) and throughput of one session. --threads N: threads for the f32\n"
-                "  GEMMs (default 1; int8 GEMMs use one). Pin it for stable numbers: taskset -c 0 bigmodel-opt bench ...\n"
-                "  'CPU/wall' is process CPU time over elapsed time: above 1 when several threads really worked.\n");
+    std::printf("usage: bigmodel-opt bench MODEL.onnx --input NAME=FILE.npy ... [--runs R] [--warmup W] [--threads N] [--profile]\n"
+                "  Latency (median, p90, min) and throughput of one session. --threads N: threads for the GEMMs\n"
+                "  and attention heads (default 1). Pin it for stable numbers: taskset -c 0 bigmodel-opt bench ...\n"
+                "  'CPU/wall' is process CPU time over elapsed time: above 1 when several threads really worked.\n"
+                "  --profile: also where the time goes -- per op type (ms per run, share) and the 10 slowest nodes.\n");
     return a.has("help") ? 0 : 2;
   }
   const long runs = a.get_int("runs", 50), warmup = a.get_int("warmup", 5);
   if (runs < 1 || warmup < 0) throw usage_error("--runs must be >= 1 and --warmup >= 0");
   const int threads = apply_threads(a);
   auto s = make_run_session(a.positional()[0]);
+  if (threads > 1) s.set_execution(bigmodel::kernels::execution::threads(static_cast<unsigned>(threads)));
   const auto feeds = read_feeds(a.all("input"), s.input_names());
   for (long i = 0; i < warmup; ++i) (void)s.run(feeds);
+  if (a.has("profile")) s.enable_profiling();
   std::vector<double> ms;
   const std::clock_t cpu0 = std::clock();
   const auto wall0 = std::chrono::steady_clock::now();
@@ -167,12 +194,14 @@ inline int cmd_bench(const std::vector<std::string>& argv, const output& out) {
   const double per_s = 1000.0 * static_cast<double>(batch) / median;
   if (out.json)
     std::printf("{\"median_ms\":%.6f,\"p90_ms\":%.6f,\"min_ms\":%.6f,\"runs\":%ld,\"batch\":%lld,\"samples_per_s\":%.3f,"
-                "\"threads\":%d,\"cpu_per_wall\":%.3f}\n",
-                median, p90, best, runs, static_cast<long long>(batch), per_s, threads, cpu_per_wall);
+                "\"threads\":%d,\"cpu_per_wall\":%.3f%s}\n",
+                median, p90, best, runs, static_cast<long long>(batch), per_s, threads, cpu_per_wall,
+                a.has("profile") ? profile_json(s.profiling()).c_str() : "");
   else if (!out.quiet)
     std::printf("latency: median %.3f ms, p90 %.3f ms, min %.3f ms over %ld runs; throughput %.1f samples/s (batch %lld)\n"
-                "threads: %d for f32 GEMMs (CPU/wall %.2f)\n",
+                "threads: %d (CPU/wall %.2f)\n",
                 median, p90, best, runs, per_s, static_cast<long long>(batch), threads, cpu_per_wall);
+  if (a.has("profile") && !out.json && !out.quiet) print_profile(s.profiling());
   return 0;
 }
 

@@ -13,6 +13,7 @@
 
 #include "../core/error.hpp"
 #include "../graph/ops.hpp"
+#include "../kernels/parallel_for.hpp"
 #include "../tensor/dynamic_tensor.hpp"
 
 namespace bigmodel::runtime {
@@ -23,6 +24,22 @@ class kernel_context {
   std::vector<dynamic_tensor*> outputs;
   const std::string* where = nullptr;  // "node 'x' (Gemm)"
   const void* prepared = nullptr;       // what the op's prepare() made once per plan (packed weights...)
+  // The session's threading hook (basic_session::set_execution); kernels pass it to the GEMMs and split
+  // independent work (attention heads) over it. Empty: everything runs on the calling thread.
+  const kernels::execution* exec = nullptr;
+
+  [[nodiscard]] const kernels::execution& execution() const noexcept {
+    static const kernels::execution serial{};
+    return exec ? *exec : serial;
+  }
+  // body(i) for i in [0, count) over the session's parallel_for (or in order on this thread).
+  template <class F>
+  void parallel_for(std::size_t count, F&& body) const {
+    const auto& e = execution();
+    if (e.parallel_for && count > 1) e.parallel_for(count, std::function<void(std::size_t)>(std::forward<F>(body)));
+    else
+      for (std::size_t i = 0; i < count; ++i) body(i);
+  }
 
   [[nodiscard]] bool has(std::size_t i) const { return i < inputs.size() && inputs[i] && !inputs[i]->empty(); }
   [[nodiscard]] const dynamic_tensor& in(std::size_t i) const {

@@ -14,6 +14,7 @@
 // are refused when the session is built, with an error naming the node and op type.
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <string>
@@ -25,6 +26,7 @@
 #include "../graph/topology.hpp"
 #include "kernel_context.hpp"
 #include "kernels/all.hpp"
+#include "profile.hpp"
 #include "weight_only_linear.hpp"
 
 namespace bigmodel {
@@ -163,10 +165,10 @@ class basic_session {
   explicit basic_session(std::shared_ptr<const plan_type> p) : plan_(std::move(p)), slots_(plan_->slot_count) {
     for (const auto& [s, t] : plan_->constants) slots_[static_cast<std::size_t>(s)] = t;
   }
-  // A copy shares the plan (graph and weights) and gets its own buffers.
-  basic_session(const basic_session& o) : basic_session(o.plan_) {}
+  // A copy shares the plan (graph and weights) and the execution hook, and gets its own buffers.
+  basic_session(const basic_session& o) : basic_session(o.plan_) { exec_ = o.exec_; }
   basic_session& operator=(const basic_session& o) {
-    if (this != &o) *this = basic_session(o.plan_);
+    if (this != &o) *this = basic_session(o);
     return *this;
   }
   basic_session(basic_session&&) noexcept = default;
@@ -184,11 +186,37 @@ class basic_session {
     return v;
   }
 
+  // Threads: the kernels hand independent work (GEMM tiles, attention heads) to e.parallel_for; outputs do
+  // not depend on the number of threads. Default: everything on the calling thread.
+  //   s.set_execution(bigmodel::kernels::execution::threads(2));   // or an engine's own pool
+  void set_execution(kernels::execution e) { exec_ = std::move(e); }
+  [[nodiscard]] const kernels::execution& execution() const noexcept { return exec_; }
+
+  // Per-step timing of the following runs (profile.hpp); enabling it again starts a new profile.
+  void enable_profiling(bool on = true) {
+    profiling_ = on;
+    profile_.steps.clear();
+    profile_.runs = 0;
+    if (!on) return;
+    for (const auto& st : plan_->steps) {
+      std::string op(op_type_name(st.op));
+      if (st.weight_only) op += " [weight-only]";
+      profile_.steps.push_back({st.where, std::move(op), 0, 0.0});
+    }
+  }
+  [[nodiscard]] bool profiling_enabled() const noexcept { return profiling_; }
+  [[nodiscard]] const runtime::profile& profiling() const noexcept { return profile_; }
+
   // Runs the graph on named inputs; returns the graph outputs by name, in the graph's order.
   named_tensors run(const named_tensors& feeds) {
     bind(feeds);
     runtime::kernel_context ctx;
+    ctx.exec = &exec_;
+    using clock = std::chrono::steady_clock;
+    clock::time_point t0;
+    std::size_t step_index = 0;
     for (const auto& st : plan_->steps) {
+      if (profiling_) t0 = clock::now();
       ctx.inputs.clear();
       ctx.outputs.clear();
       for (int s : st.inputs) ctx.inputs.push_back(s < 0 ? nullptr : &slots_[static_cast<std::size_t>(s)]);
@@ -197,7 +225,14 @@ class basic_session {
       ctx.prepared = st.prepared.get();
       if (st.weight_only) st.weight_only->run(ctx);
       else std::visit([&](const auto& op) { dispatch(op, ctx); }, st.op);
+      if (profiling_) {
+        auto& p = profile_.steps[step_index];
+        p.seconds += std::chrono::duration<double>(clock::now() - t0).count();
+        ++p.calls;
+      }
+      ++step_index;
     }
+    if (profiling_) ++profile_.runs;
     named_tensors out;
     for (const auto& [n, s] : plan_->outputs) out.emplace(n, slots_[static_cast<std::size_t>(s)]);
     // Views into inputs / shared storage are dropped so buffers of producers become reusable next run.
@@ -247,6 +282,9 @@ class basic_session {
 
   std::shared_ptr<const plan_type> plan_;
   std::vector<dynamic_tensor> slots_;
+  kernels::execution exec_;
+  bool profiling_ = false;
+  runtime::profile profile_;
 };
 
 using session = basic_session<>;

@@ -48,7 +48,7 @@ struct weight_only_linear {
     auto y = c.out(0, dtype::f32, os).mutable_span<float>();
     const std::size_t m = x.size() / k;
     const float* b = bias.empty() ? nullptr : bias.data();
-    const ::bigmodel::kernels::weight_only_options opt{.precise = true};
+    const ::bigmodel::kernels::weight_only_options opt{.precise = true, .exec = c.execution()};
     if (packed.target() == ::bigmodel::kernels::active_isa()) {
       ::bigmodel::kernels::linear_weight_only(m, x.data(), k, packed, b, y.data(), n, opt);
     } else {  // the ISA was forced to another one after the session was built

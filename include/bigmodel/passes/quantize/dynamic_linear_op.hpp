@@ -54,6 +54,7 @@ struct dynamic_linear {
     const std::size_t m = k ? x.size() / k : 0;
     kernels::linear_options opt;
     opt.activations = per_row ? kernels::granularity::per_row : kernels::granularity::per_tensor;
+    opt.exec = c.execution();
     kernels::linear_dynamic(m, x.data(), k, *w, scale.data(), scale.size() == n && n > 1, bias, y.data(), n, opt);
   }
 };

@@ -85,10 +85,10 @@ struct static_linear {
       ep.out_scale = scalar_f32(6, "y_scale");
       ep.out_zero_point = scalar_u8(7, "y_zero_point");
       auto y = c.out(0, dtype::u8, os).template mutable_span<std::uint8_t>();
-      kernels::gemm(m, a, k, *w, y.data(), n, ep);
+      kernels::gemm(m, a, k, *w, y.data(), n, ep, c.execution());
     } else {
       auto y = c.out(0, dtype::f32, os).template mutable_span<float>();
-      kernels::gemm(m, a, k, *w, y.data(), n, ep);
+      kernels::gemm(m, a, k, *w, y.data(), n, ep, c.execution());
     }
   }
 };

@@ -83,9 +83,9 @@ inline void run(const ops::matmul_integer&, kernel_context& c) {
   const auto zp = c.has(2) ? static_cast<std::int32_t>(c.in(2).as_int(0)) : 0;
   const auto ep = bigmodel::kernels::raw_s32(zp);
   if (a.type() == dtype::u8)
-    bigmodel::kernels::gemm(rows, a.span<std::uint8_t>().data(), packed->k(), *packed, y.data(), packed->n(), ep);
+    bigmodel::kernels::gemm(rows, a.span<std::uint8_t>().data(), packed->k(), *packed, y.data(), packed->n(), ep, c.execution());
   else
-    bigmodel::kernels::gemm(rows, a.span<std::int8_t>().data(), packed->k(), *packed, y.data(), packed->n(), ep);
+    bigmodel::kernels::gemm(rows, a.span<std::int8_t>().data(), packed->k(), *packed, y.data(), packed->n(), ep, c.execution());
 }
 
 }  // namespace bigmodel::runtime::kernels

@@ -1,0 +1,164 @@
+// The tiled attention kernel against a double-precision reference, the session's threading hook (outputs do
+// not depend on the thread count) and its profiler.
+#include <catch2/catch.hpp>
+
+#include <bigmodel/graph.hpp>
+#include <bigmodel/runtime.hpp>
+
+#include <atomic>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "op_harness.hpp"
+
+using namespace bigmodel;
+using bigmodel::test::randn;
+
+namespace {
+
+std::vector<float> vec(const dynamic_tensor& t) { return {t.span<float>().begin(), t.span<float>().end()}; }
+
+// y[h, i, :] = sum_j softmax_j(q_i·k_j·scale + mask[i, j]) v_j, in double; causal hides j > i + S - T.
+std::vector<double> reference_attention(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
+                                        const std::vector<float>* mask, std::int64_t heads, std::int64_t t, std::int64_t s,
+                                        std::int64_t d, std::int64_t dv, bool causal, bool mask_per_head) {
+  std::vector<double> y(static_cast<std::size_t>(heads * t * dv), 0.0);
+  const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+  std::vector<double> p(static_cast<std::size_t>(s));
+  for (std::int64_t h = 0; h < heads; ++h)
+    for (std::int64_t i = 0; i < t; ++i) {
+      double mx = -INFINITY;
+      for (std::int64_t j = 0; j < s; ++j) {
+        double acc = 0;
+        for (std::int64_t e = 0; e < d; ++e) acc += double(q[(h * t + i) * d + e]) * k[(h * s + j) * d + e];
+        acc *= scale;
+        if (mask) acc += (*mask)[((mask_per_head ? h * t : 0) + i) * s + j];
+        if (causal && j > i + s - t) acc = -INFINITY;
+        p[j] = acc;
+        mx = std::max(mx, acc);
+      }
+      double sum = 0;
+      for (auto& x : p) sum += (x = std::exp(x - mx));
+      for (std::int64_t j = 0; j < s; ++j)
+        for (std::int64_t e = 0; e < dv; ++e) y[(h * t + i) * dv + e] += p[j] / sum * v[(h * s + j) * dv + e];
+    }
+  return y;
+}
+
+computation_graph attention_graph(const ops::attention& op, bool with_mask) {
+  computation_graph g;
+  auto input = [&](const std::string& n) {  // rank 4, every dim free
+    return g.add_input(n, dtype::f32, {n + "0", n + "1", n + "2", n + "3"});
+  };
+  std::vector<value_id> ins{input("q"), input("k"), input("v")};
+  if (with_mask) ins.push_back(input("mask"));
+  auto y = g.outputs(g.add_node(op, ins))[0];
+  g.mark_output(y);
+  return g;
+}
+
+}  // namespace
+
+TEST_CASE("tiled attention equals a double-precision reference", "[runtime][attention]") {
+  struct shape_case { std::int64_t b, h, t, s, d, dv; bool causal, mask, mask_per_head; };
+  // T around the 64-row block (63, 64, 65, 130), S != T, head sizes with SIMD tails, causal with S > T.
+  const shape_case cases[] = {
+      {1, 1, 1, 1, 1, 1, false, false, false}, {2, 3, 63, 63, 16, 16, false, true, false},
+      {1, 2, 64, 64, 64, 64, true, false, false}, {2, 2, 65, 65, 33, 17, true, true, false},
+      {1, 4, 130, 77, 8, 24, false, true, true}, {1, 2, 20, 150, 64, 64, true, true, false},
+      {3, 1, 129, 129, 7, 5, false, false, false}};
+  for (const auto& sc : cases) {
+    CAPTURE(sc.b, sc.h, sc.t, sc.s, sc.d, sc.dv, sc.causal, sc.mask, sc.mask_per_head);
+    const auto q = randn({sc.b, sc.h, sc.t, sc.d}, 1, -2.0f, 2.0f), k = randn({sc.b, sc.h, sc.s, sc.d}, 2, -2.0f, 2.0f);
+    const auto v = randn({sc.b, sc.h, sc.s, sc.dv}, 3);
+    const auto mask = sc.mask_per_head ? randn({sc.b, sc.h, sc.t, sc.s}, 4, -3.0f, 0.0f) : randn({1, 1, sc.t, sc.s}, 4, -3.0f, 0.0f);
+    auto g = attention_graph(ops::attention{.causal = sc.causal ? 1 : 0}, sc.mask);
+    session s{g};
+    named_tensors feeds{{"q", q}, {"k", k}, {"v", v}};
+    if (sc.mask) feeds.emplace("mask", mask);
+    const auto y = s.run(feeds)[0];
+    REQUIRE(y.shape() == shape_t{sc.b, sc.h, sc.t, sc.dv});
+    const auto mv = mask.span<float>();
+    const std::vector<float> mvec(mv.begin(), mv.end());
+    const auto ref = reference_attention(vec(q), vec(k), vec(v), sc.mask ? &mvec : nullptr, sc.b * sc.h,
+                                         sc.t, sc.s, sc.d, sc.dv, sc.causal, sc.mask_per_head);
+    const auto got = y.span<float>();
+    double worst = 0;
+    for (std::size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::abs(got[i] - ref[i]));
+    // Each output is a convex combination of v (|v| <= 1) with f32 weights: 1e-5 absolute is ~100 ulp of 1.
+    CHECK(worst < 1e-5);
+  }
+}
+
+TEST_CASE("attention: rows with no visible key are NaN, like the decomposed Softmax", "[runtime][attention]") {
+  // Causal with S < T: row i sees keys j <= i + S - T, so the first T - S rows see none.
+  const auto q = randn({1, 1, 5, 4}, 1), k = randn({1, 1, 3, 4}, 2), v = randn({1, 1, 3, 2}, 3);
+  session s{attention_graph(ops::attention{.causal = 1}, false)};
+  const auto y = s.run({{"q", q}, {"k", k}, {"v", v}})[0].span<float>();
+  for (int i = 0; i < 4; ++i) CHECK(std::isnan(y[i]));
+  for (std::size_t i = 4; i < y.size(); ++i) CHECK(std::isfinite(y[i]));
+}
+
+TEST_CASE("session: outputs do not depend on the number of threads", "[runtime][threads]") {
+  const auto q = randn({2, 12, 65, 32}, 11), k = randn({2, 12, 65, 32}, 12), v = randn({2, 12, 65, 32}, 13);
+  const auto mask = randn({2, 1, 1, 65}, 14, -1.0f, 0.0f);
+  const auto g = attention_graph(ops::attention{}, true);
+  const named_tensors feeds{{"q", q}, {"k", k}, {"v", v}, {"mask", mask}};
+  session one{g};
+  const auto y1 = vec(one.run(feeds)[0]);
+  for (unsigned n : {2u, 3u}) {
+    session many{g};
+    many.set_execution(kernels::execution::threads(n));
+    CHECK(vec(many.run(feeds)[0]) == y1);
+    session copy = many;  // the hook travels with copies
+    CHECK(static_cast<bool>(copy.execution().parallel_for));
+    CHECK(vec(copy.run(feeds)[0]) == y1);
+  }
+  // A caller's own parallel_for is used, and every task runs exactly once.
+  std::atomic<int> calls{0};
+  session own{g};
+  own.set_execution(kernels::execution{[&](std::size_t count, const std::function<void(std::size_t)>& body) {
+    ++calls;
+    for (std::size_t i = count; i-- > 0;) body(i);  // reverse order: the result must not care
+  }});
+  CHECK(vec(own.run(feeds)[0]) == y1);
+  CHECK(calls >= 1);
+}
+
+TEST_CASE("session profiling: time per step and per op type", "[runtime][profile]") {
+  computation_graph g;
+  auto x = g.add_input("x", dtype::f32, {"batch", 4});
+  auto w = g.add_initializer("w", dynamic_tensor::from<float>({4, 4}, std::vector<float>(16, 0.5f)));
+  auto h = g.add_value("h"), y = g.add_value("y");
+  g.add_node(ops::matmul{}, {x, w}, {h}, "mm");
+  g.add_node(ops::relu{}, {h}, {y}, "act");
+  g.mark_output(y);
+  session s{g};
+  const named_tensors feeds{{"x", randn({8, 4}, 5)}};
+  (void)s.run(feeds);
+  CHECK(s.profiling().steps.empty());  // off by default
+  s.enable_profiling();
+  for (int i = 0; i < 3; ++i) (void)s.run(feeds);
+  const auto& p = s.profiling();
+  REQUIRE(p.steps.size() == 2);
+  CHECK(p.runs == 3);
+  CHECK(p.steps[0].op == "MatMul");
+  CHECK(p.steps[1].op == "Relu");
+  CHECK_THAT(p.steps[0].where, Catch::Contains("mm"));
+  for (const auto& st : p.steps) {
+    CHECK(st.calls == 3);
+    CHECK(st.seconds > 0.0);
+  }
+  const auto rows = p.by_op();
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].seconds >= rows[1].seconds);
+  CHECK(std::abs(rows[0].share + rows[1].share - 1.0) < 1e-9);
+  CHECK(std::abs(rows[0].ms_per_run - 1e3 * rows[0].seconds / 3) < 1e-9);
+  CHECK(p.slowest(1).size() == 1);
+  s.enable_profiling(false);
+  (void)s.run(feeds);
+  CHECK(s.profiling().steps.empty());
+}
