@@ -14,14 +14,29 @@
 
 namespace bigmodel::kernels::portable_math {
 
+// The arithmetic both forms below share: C++ operators on F (float, or a vector-extension float vector).
+template <class F>
+struct vm_arith {
+  using f = F;
+  using m = decltype(F{} < F{});
+  static f add(f a, f b) noexcept { return a + b; }
+  static f sub(f a, f b) noexcept { return a - b; }
+  static f mul(f a, f b) noexcept { return a * b; }
+  static f div(f a, f b) noexcept { return a / b; }
+  static f fma(f a, f b, f c) noexcept { return a * b + c; }
+  static f max(f a, f b) noexcept { return a > b ? a : b; }
+  static f min(f a, f b) noexcept { return a < b ? a : b; }
+  static m lt(f a, f b) noexcept { return a < b; }
+  static f select(m k, f a, f b) noexcept { return k ? a : b; }
+};
+
 #if defined(__GNUC__) || defined(__clang__)
 // GCC / Clang vector extensions: 4 floats per "vector", compiled to the baseline SIMD (SSE2 on x86-64, NEON on
 // AArch64) without target flags.
-struct vm_vec {
+using vm_f4 = float __attribute__((vector_size(16)));
+struct vm_vec : vm_arith<vm_f4> {
   static constexpr std::size_t lanes = 4;
-  using f = float __attribute__((vector_size(16)));
   using u = std::uint32_t __attribute__((vector_size(16)));
-  using m = decltype(f{} < f{});
   static f load(const float* p) noexcept {
     f v;
     std::memcpy(&v, p, sizeof v);
@@ -35,18 +50,9 @@ struct vm_vec {
   }
   static void store_partial(float* p, f v, std::size_t k) noexcept { std::memcpy(p, &v, k * sizeof(float)); }
   static f set1(float v) noexcept { return f{v, v, v, v}; }
-  static f add(f a, f b) noexcept { return a + b; }
-  static f sub(f a, f b) noexcept { return a - b; }
-  static f mul(f a, f b) noexcept { return a * b; }
-  static f div(f a, f b) noexcept { return a / b; }
-  static f fma(f a, f b, f c) noexcept { return a * b + c; }
-  static f max(f a, f b) noexcept { return a > b ? a : b; }
-  static f min(f a, f b) noexcept { return a < b ? a : b; }
   static f abs(f a) noexcept { return reinterpret_cast<f>(reinterpret_cast<u>(a) & 0x7FFFFFFFu); }
   static f sign(f a) noexcept { return reinterpret_cast<f>(reinterpret_cast<u>(a) & 0x80000000u); }
   static f xor_sign(f a, f s) noexcept { return reinterpret_cast<f>(reinterpret_cast<u>(a) ^ reinterpret_cast<u>(s)); }
-  static m lt(f a, f b) noexcept { return a < b; }
-  static f select(m k, f a, f b) noexcept { return k ? a : b; }
   static float hsum(f a) noexcept { return (a[0] + a[2]) + (a[1] + a[3]); }
   static float hmax(f a) noexcept {
     const float x = a[0] > a[2] ? a[0] : a[2], y = a[1] > a[3] ? a[1] : a[3];
@@ -61,29 +67,18 @@ struct vm_vec {
 #else
 // Other compilers: one float at a time.
 
-struct vm_vec {
+struct vm_vec : vm_arith<float> {
   static constexpr std::size_t lanes = 1;
-  using f = float;
-  using m = bool;
   static f load(const float* p) noexcept { return *p; }
   static void store(float* p, f v) noexcept { *p = v; }
   static f load_partial(const float*, std::size_t, float fill) noexcept { return fill; }  // never called: lanes = 1
   static void store_partial(float*, f, std::size_t) noexcept {}
   static f set1(float v) noexcept { return v; }
-  static f add(f a, f b) noexcept { return a + b; }
-  static f sub(f a, f b) noexcept { return a - b; }
-  static f mul(f a, f b) noexcept { return a * b; }
-  static f div(f a, f b) noexcept { return a / b; }
-  static f fma(f a, f b, f c) noexcept { return a * b + c; }
-  static f max(f a, f b) noexcept { return a > b ? a : b; }
-  static f min(f a, f b) noexcept { return a < b ? a : b; }
   static f abs(f a) noexcept { return std::fabs(a); }
   static f sign(f a) noexcept { return std::bit_cast<float>(std::bit_cast<std::uint32_t>(a) & 0x80000000u); }
   static f xor_sign(f a, f s) noexcept {
     return std::bit_cast<float>(std::bit_cast<std::uint32_t>(a) ^ std::bit_cast<std::uint32_t>(s));
   }
-  static m lt(f a, f b) noexcept { return a < b; }
-  static f select(m k, f a, f b) noexcept { return k ? a : b; }
   static float hsum(f a) noexcept { return a; }
   static float hmax(f a) noexcept { return a; }
   static f exp2_split(f p, f t) noexcept {
