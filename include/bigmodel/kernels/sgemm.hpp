@@ -113,12 +113,14 @@ inline void sgemm_packed_run(const sgemm_kernels& ks, std::size_t m, std::size_t
   const std::size_t rows_per_task = mr * sgemm_task_tiles;
   const std::size_t n_tasks = (panels + panels_per_task - 1) / panels_per_task;
   const std::size_t m_tasks = (m + rows_per_task - 1) / rows_per_task;
-  const std::size_t k_blocks = std::max<std::size_t>(1, (k + sgemm_kc - 1) / sgemm_kc);
+  // One row tile reuses no block of B: then K runs whole, each panel streams once from memory.
+  const std::size_t kc = m <= mr ? std::max<std::size_t>(k, 1) : sgemm_kc;
+  const std::size_t k_blocks = std::max<std::size_t>(1, (k + kc - 1) / kc);
   auto task = [&](std::size_t t) {
     const std::size_t r0 = (t / n_tasks) * rows_per_task, r1 = std::min(m, r0 + rows_per_task);
     const std::size_t p0 = (t % n_tasks) * panels_per_task, p1 = std::min(panels, p0 + panels_per_task);
     for (std::size_t kb = 0; kb < k_blocks; ++kb) {
-      const std::size_t k0 = kb * sgemm_kc, kc = std::min(sgemm_kc, k - std::min(k, k0));
+      const std::size_t k0 = kb * kc, kn = std::min(kc, k - std::min(k, k0));
       const bool first = kb == 0, last = kb + 1 == k_blocks;
       for (std::size_t r = r0; r < r1; r += mr) {
         const std::size_t rows = std::min(mr, r1 - r);
@@ -128,7 +130,7 @@ inline void sgemm_packed_run(const sgemm_kernels& ks, std::size_t m, std::size_t
           const sgemm_tile_args args{k == 0 ? a : a + r * lda + k0,  // a may be null when k = 0
                                      lda,
                                      bp + (p * k + k0) * nr,
-                                     kc,
+                                     kn,
                                      c + r * ldc + col0,
                                      ldc,
                                      std::min(nr, n - col0),
