@@ -18,7 +18,7 @@
 // AVX-512 kernel, avx2 the AVX2 one, xsimd / scalar the portable one. Packed weights record the ISA they were
 // packed for; they run on any ISA with the same kernel (same panel format), otherwise the call throws
 // "kernels.isa_mismatch".
-// Threads: C is cut into tasks of (up to) 96 rows x 384 columns -- a tiling that does not depend on the thread
+// Threads: C is cut into tasks of (up to) 16 row tiles x 384 columns -- a tiling that does not depend on the thread
 // count, and each element is summed in the same order, so results are identical for any thread count.
 // Errors: bigmodel::error "kernels.bad_argument" (null pointer for a non-empty matrix, leading dimension too
 // small), "kernels.isa_mismatch", "kernels.empty_weights", "kernels.isa_unsupported".
@@ -64,7 +64,7 @@ namespace detail {
 
 inline constexpr std::size_t sgemm_kc = 256;          // K block
 inline constexpr std::size_t sgemm_task_cols = 384;   // columns per task (rounded to whole panels)
-inline constexpr std::size_t sgemm_task_tiles = 12;   // row tiles (of mr rows) per task
+inline constexpr std::size_t sgemm_task_tiles = 16;   // row tiles (of mr rows) per task
 
 // Packs B (K x N, either layout) into panels of nr columns: out[(p * k + kk) * nr + j] = B[kk][p * nr + j],
 // 0 past N. Panels [p0, p1) only.
