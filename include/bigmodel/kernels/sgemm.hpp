@@ -66,14 +66,14 @@ inline constexpr std::size_t sgemm_kc = 256;          // K block
 inline constexpr std::size_t sgemm_task_cols = 384;   // columns per task (rounded to whole panels)
 inline constexpr std::size_t sgemm_task_tiles = 16;   // row tiles (of mr rows) per task
 
-// Packs B (K x N, either layout) into panels of nr columns: out[(p * k + kk) * nr + j] = B[kk][p * nr + j],
-// 0 past N. Panels [p0, p1) only.
+// Packs panels [p0, p1) of B (K x N, either layout), nr columns each:
+// out[((p - p0) * k + kk) * nr + j] = B[kk][p * nr + j], 0 past N.
 inline void sgemm_pack_panels(const float* b, std::size_t k, std::size_t n, std::size_t ldb, weight_layout layout,
                               std::size_t nr, std::size_t p0, std::size_t p1, float* out) noexcept {
   if (layout == weight_layout::k_by_n) {  // row by row: B is read in order, once
     for (std::size_t kk = 0; kk < k; ++kk)
       for (std::size_t p = p0; p < p1; ++p) {
-        float* dst = out + (p * k + kk) * nr;
+        float* dst = out + ((p - p0) * k + kk) * nr;
         const std::size_t col0 = p * nr, cols = std::min(nr, n - col0);
         std::memcpy(dst, b + kk * ldb + col0, cols * sizeof(float));
         std::fill(dst + cols, dst + nr, 0.0f);
@@ -81,7 +81,7 @@ inline void sgemm_pack_panels(const float* b, std::size_t k, std::size_t n, std:
     return;
   }
   for (std::size_t p = p0; p < p1; ++p) {
-    float* panel = out + p * k * nr;
+    float* panel = out + (p - p0) * k * nr;
     const std::size_t col0 = p * nr, cols = std::min(nr, n - col0);
     {
       if (cols < nr) std::fill(panel, panel + k * nr, 0.0f);
@@ -103,18 +103,27 @@ void sgemm_run_tasks(std::size_t tasks, const execution& exec, F&& task) {
   exec.parallel_for(tasks, [&](std::size_t t) { task(t); });
 }
 
-// C = epilogue(A . B) with B already in panels of ks.nr columns, K x N.
-inline void sgemm_packed_run(const sgemm_kernels& ks, std::size_t m, std::size_t n, std::size_t k, const float* a,
-                             std::size_t lda, const float* bp, float* c, std::size_t ldc, const sgemm_epilogue& ep,
-                             const execution& exec) {
+// Where the kernel reads panel p of B: panels below `direct` in place from a K x N row-major B (row stride ldb),
+// the others packed (panel `direct` first).
+struct sgemm_b_source {
+  const float* packed;
+  const float* raw = nullptr;
+  std::size_t ldb = 0, direct = 0;
+};
+
+// C = epilogue(A . B) with B in panels of ks.nr columns, K x N.
+inline void sgemm_run(const sgemm_kernels& ks, std::size_t m, std::size_t n, std::size_t k, const float* a,
+                      std::size_t lda, const sgemm_b_source& bs, float* c, std::size_t ldc, const sgemm_epilogue& ep,
+                      const execution& exec) {
   const std::size_t mr = ks.mr, nr = ks.nr;
   const std::size_t panels = (n + nr - 1) / nr;
   const std::size_t panels_per_task = std::max<std::size_t>(1, sgemm_task_cols / nr);
   const std::size_t rows_per_task = mr * sgemm_task_tiles;
   const std::size_t n_tasks = (panels + panels_per_task - 1) / panels_per_task;
   const std::size_t m_tasks = (m + rows_per_task - 1) / rows_per_task;
-  // One row tile reuses no block of B: then K runs whole, each panel streams once from memory.
-  const std::size_t kc = m <= mr ? std::max<std::size_t>(k, 1) : sgemm_kc;
+  // One row tile reuses no block of B: then K runs whole, each packed panel streams once from memory (B read in
+  // place keeps the K blocks: a block of rows is read in order across the task's panels).
+  const std::size_t kc = m <= mr && bs.direct == 0 ? std::max<std::size_t>(k, 1) : sgemm_kc;
   const std::size_t k_blocks = std::max<std::size_t>(1, (k + kc - 1) / kc);
   auto task = [&](std::size_t t) {
     const std::size_t r0 = (t / n_tasks) * rows_per_task, r1 = std::min(m, r0 + rows_per_task);
@@ -127,9 +136,11 @@ inline void sgemm_packed_run(const sgemm_kernels& ks, std::size_t m, std::size_t
         const sgemm_tile_fn fn = ks.tiles[rows - 1];
         for (std::size_t p = p0; p < p1; ++p) {
           const std::size_t col0 = p * nr;
+          const bool direct = p < bs.direct;
           const sgemm_tile_args args{k == 0 ? a : a + r * lda + k0,  // a may be null when k = 0
                                      lda,
-                                     bp + (p * k + k0) * nr,
+                                     direct ? bs.raw + k0 * bs.ldb + col0 : bs.packed + ((p - bs.direct) * k + k0) * nr,
+                                     direct ? bs.ldb : nr,
                                      kn,
                                      c + r * ldc + col0,
                                      ldc,
@@ -226,10 +237,11 @@ inline void sgemm(std::size_t m, const float* a, std::size_t lda, const packed_s
   detail::sgemm_check_ac(m, b.n(), b.k(), a, lda, c, ldc);
   if (m == 0) return;
   detail::note_used(run);
-  detail::sgemm_packed_run(detail::sgemm_kernels_for(run), m, b.n(), b.k(), a, lda, b.data(), c, ldc, ep, exec);
+  detail::sgemm_run(detail::sgemm_kernels_for(run), m, b.n(), b.k(), a, lda, {b.data()}, c, ldc, ep, exec);
 }
 
-// C = epilogue(A . B), B raw (packed into this thread's scratch first). k may be 0 (C = epilogue(0)).
+// C = epilogue(A . B), B raw, packed into this thread's scratch first -- except, when M fits one row tile and B is
+// K x N, its whole panels, read in place (no reuse would pay for the copy). k may be 0 (C = epilogue(0)).
 inline void sgemm(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda, const float* b,
                   std::size_t ldb, weight_layout b_layout, float* c, std::size_t ldc, const sgemm_epilogue& ep = {},
                   const execution& exec = {}) {
@@ -245,16 +257,18 @@ inline void sgemm(std::size_t m, std::size_t n, std::size_t k, const float* a, s
   detail::note_used(run);
   const detail::sgemm_kernels& ks = detail::sgemm_kernels_for(run);
   const std::size_t panels = (n + ks.nr - 1) / ks.nr;
+  const std::size_t direct = m <= ks.mr && k > 0 && b_layout == weight_layout::k_by_n ? n / ks.nr : 0;
   aligned_buffer& scratch = detail::sgemm_scratch();
-  scratch.reserve(std::max<std::size_t>(1, panels * k * ks.nr) * sizeof(float));
+  scratch.reserve(std::max<std::size_t>(1, (panels - direct) * k * ks.nr) * sizeof(float));
   auto* bp = reinterpret_cast<float*>(scratch.data());
   if (k > 0) {
     constexpr std::size_t group = 8;  // panels packed per task
-    detail::sgemm_run_tasks((panels + group - 1) / group, exec, [&](std::size_t t) {
-      detail::sgemm_pack_panels(b, k, n, ldb, b_layout, ks.nr, t * group, std::min(panels, (t + 1) * group), bp);
+    detail::sgemm_run_tasks((panels - direct + group - 1) / group, exec, [&](std::size_t t) {
+      const std::size_t p0 = direct + t * group;
+      detail::sgemm_pack_panels(b, k, n, ldb, b_layout, ks.nr, p0, std::min(panels, p0 + group), bp + t * group * k * ks.nr);
     });
   }
-  detail::sgemm_packed_run(ks, m, n, k, a, lda, bp, c, ldc, ep, exec);
+  detail::sgemm_run(ks, m, n, k, a, lda, {bp, b, ldb, direct}, c, ldc, ep, exec);
 }
 
 }  // namespace bigmodel::kernels

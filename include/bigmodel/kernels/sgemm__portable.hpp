@@ -17,7 +17,7 @@ template <std::size_t Rows>
 inline void sgemm_tile(const detail::sgemm_tile_args& t) noexcept {
   float acc[Rows][nr] = {};
   const float* b = t.b;
-  for (std::size_t k = 0; k < t.kc; ++k, b += nr) {
+  for (std::size_t k = 0; k < t.kc; ++k, b += t.ldb) {
     float bk[nr];
     for (std::size_t j = 0; j < nr; ++j) bk[j] = b[j];
     for (std::size_t i = 0; i < Rows; ++i) {

@@ -1,6 +1,6 @@
 #pragma once
 // What the fp32 GEMM driver (sgemm.hpp) hands each ISA's micro-kernel: one tile of at most mr rows x nr columns
-// of C over one block of K, B read from a packed panel (k-major, nr floats per k, zero past N), A read in place
+// of C over one block of K, B read from a panel (nr floats per k, zero past N; packed or in place), A read in place
 // (row-major, any lda) with broadcasts. The epilogue is fused into the tile's store:
 //   C = prev + alpha * sum_k A[i][k] B[k][j],  prev = C (load_c) + bias[j] (bias != nullptr), else 0,
 // then max(C, 0) when relu. The driver sets load_c on every K block but the first, and on the first too when
@@ -14,7 +14,8 @@ namespace bigmodel::kernels::detail {
 struct sgemm_tile_args {
   const float* a;     // A[row0][k0]
   std::size_t lda;    // floats between rows of A
-  const float* b;     // packed panel at k0: b[k * nr + j]
+  const float* b;     // panel at k0: b[k * ldb + j], j < nr
+  std::size_t ldb;    // floats between k steps of the panel (nr when packed)
   std::size_t kc;     // K steps in this block (may be 0)
   float* c;           // C[row0][col0]
   std::size_t ldc;    // floats between rows of C
