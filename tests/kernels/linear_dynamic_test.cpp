@@ -114,3 +114,38 @@ TEST_CASE("linear_dynamic: bad arguments throw bigmodel::error", "[kernels][line
   CHECK_THROWS_AS(k::linear_dynamic(1, nullptr, 8, packed, &s, false, nullptr, y.data(), 4), bigmodel::error);
   CHECK_THROWS_AS(k::linear_dynamic(1, x.data(), 8, k::packed_weights{}, &s, false, nullptr, y.data(), 4), bigmodel::error);
 }
+
+TEST_CASE("activation quantization rows: the AVX-512 kernels equal the portable ones", "[kernels][linear_dynamic]") {
+#if BIGMODEL_KERNELS_X86
+  if (!k::is_supported(k::isa::avx512bw)) {
+    WARN("skipped: this CPU has no AVX-512BW");
+    return;
+  }
+  std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+  for (std::size_t len = 1; len <= 70; ++len)
+    for (int rep = 0; rep < 4; ++rep) {
+      INFO("length " << len << " rep " << rep);
+      std::vector<float> x(len + 1);
+      for (auto& v : x) v = u(rng());
+      if (rep == 1)  // exact .5 steps: ties round to even in both
+        for (std::size_t t = 0; t < len; ++t) x[t + 1] = 0.5f * static_cast<float>(static_cast<int>(t) - 35);
+      if (rep == 2 && len > 2) x[1] = 1e30f, x[len] = -1e30f;  // far outside the range: clamped
+      const float* row = x.data() + 1;  // unaligned
+      float lo_p = row[0], hi_p = lo_p, lo_v = lo_p, hi_v = lo_p;
+      k::detail::min_max_portable(row, len, lo_p, hi_p);
+      k::detail::min_max_avx512(row, len, lo_v, hi_v);
+      CHECK(lo_p == lo_v);
+      CHECK(hi_p == hi_v);
+      // A scale that does not cover the row (rep 2 / 3) exercises the clamp.
+      const k::activation_quantization q = rep >= 2 ? k::activation_quantization{0.01f, 77}
+                                                    : k::detail::choose_quantization(lo_p, hi_p);
+      std::vector<std::uint8_t> a(len + 2, 0xAB), b(len + 2, 0xAB);
+      k::detail::quantize_row_portable(row, len, q, a.data() + 1);
+      k::detail::quantize_row_avx512(row, len, q, b.data() + 1);
+      CHECK(a == b);  // includes the guard bytes: nothing written past the row
+      CHECK(b[len + 1] == 0xAB);
+    }
+#else
+  WARN("skipped: not an x86-64 build");
+#endif
+}

@@ -15,9 +15,8 @@
 #include <string>
 #include <vector>
 
-#include <xsimd/xsimd.hpp>
-
 #include "../core/error.hpp"
+#include "activation_quantize.hpp"
 #include "aligned_buffer.hpp"
 #include "gemm.hpp"
 
@@ -31,11 +30,6 @@ struct linear_options {
   execution exec{};
 };
 
-struct activation_quantization {
-  float scale;
-  std::int32_t zero_point;
-};
-
 namespace detail {
 
 [[nodiscard]] inline activation_quantization choose_quantization(float lo, float hi) noexcept {
@@ -45,43 +39,6 @@ namespace detail {
   if (!(scale > 0.0f) || !std::isfinite(scale)) return {1.0f, 0};  // all zero (or non-finite input)
   const float zp = std::nearbyint(-lo / scale);
   return {scale, static_cast<std::int32_t>(std::clamp(zp, 0.0f, 255.0f))};
-}
-
-inline void min_max(const float* x, std::size_t k, float& lo, float& hi) noexcept {
-  using vec = xsimd::batch<float>;
-  std::size_t j = 0;
-  vec vlo(lo), vhi(hi);
-  for (; j + vec::size <= k; j += vec::size) {
-    const vec v = vec::load_unaligned(x + j);
-    vlo = xsimd::min(vlo, v);
-    vhi = xsimd::max(vhi, v);
-  }
-  alignas(64) float tl[vec::size], th[vec::size];
-  vlo.store_aligned(tl);
-  vhi.store_aligned(th);
-  for (std::size_t t = 0; t < vec::size; ++t) {
-    lo = std::min(lo, tl[t]);
-    hi = std::max(hi, th[t]);
-  }
-  for (; j < k; ++j) {
-    lo = std::min(lo, x[j]);
-    hi = std::max(hi, x[j]);
-  }
-}
-
-// q = clamp(nearbyint(x / s) + zp, 0, 255), computed as x * (1 / s) (at most 1e-4 of a step away from x / s).
-inline void quantize_row(const float* x, std::size_t k, activation_quantization q, std::uint8_t* out) noexcept {
-  using vec = xsimd::batch<float>;
-  const float inv = 1.0f / q.scale, lo = static_cast<float>(-q.zero_point), hi = static_cast<float>(255 - q.zero_point);
-  std::size_t j = 0;
-  alignas(64) std::int32_t tmp[vec::size];
-  for (; j + vec::size <= k; j += vec::size) {
-    vec v = vec::load_unaligned(x + j) * vec(inv);
-    v = xsimd::min(xsimd::max(v, vec(lo)), vec(hi));
-    (xsimd::nearbyint_as_int(v) + xsimd::batch<std::int32_t>(q.zero_point)).store_aligned(tmp);
-    for (std::size_t t = 0; t < vec::size; ++t) out[j + t] = static_cast<std::uint8_t>(tmp[t]);
-  }
-  for (; j < k; ++j) out[j] = static_cast<std::uint8_t>(requantize_scalar(x[j], inv, q.zero_point, 0, 255));
 }
 
 struct linear_scratch {

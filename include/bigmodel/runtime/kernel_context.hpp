@@ -26,10 +26,10 @@ class kernel_context {
   const void* prepared = nullptr;       // what the op's prepare() made once per plan (packed weights...)
   // The session's threading hook (basic_session::set_execution); kernels pass it to the GEMMs and split
   // independent work (attention heads) over it. Empty: everything runs on the calling thread.
-  const kernels::execution* exec = nullptr;
+  const ::bigmodel::kernels::execution* exec = nullptr;
 
-  [[nodiscard]] const kernels::execution& execution() const noexcept {
-    static const kernels::execution serial{};
+  [[nodiscard]] const ::bigmodel::kernels::execution& execution() const noexcept {
+    static const ::bigmodel::kernels::execution serial{};
     return exec ? *exec : serial;
   }
   // body(i) for i in [0, count) over the session's parallel_for (or in order on this thread).

@@ -12,6 +12,7 @@
 #include <limits>
 #include <vector>
 
+#include "../../kernels/sgemm.hpp"
 #include "matmul.hpp"
 #include "softmax.hpp"
 
@@ -32,11 +33,7 @@ struct attention_shape {
 // A row with no visible key (limit <= 0) is NaN, as the decomposed graph's Softmax of an all -inf row.
 inline void scaled_masked_softmax(float* row, std::int64_t n, std::int64_t limit, float scale, const float* mask) {
   const std::int64_t live = std::clamp(limit, std::int64_t{0}, n);
-  if (mask)
-    for (std::int64_t j = 0; j < live; ++j) row[j] = row[j] * scale + mask[j];
-  else
-    for (std::int64_t j = 0; j < live; ++j) row[j] *= scale;
-  if (live > 0) softmax_strided(row, row, live, 1);
+  if (live > 0) ::bigmodel::kernels::vmath::softmax_row(row, scale, mask, row, static_cast<std::size_t>(live));
   for (std::int64_t j = live; j < n; ++j) row[j] = live > 0 ? 0.0f : std::numeric_limits<float>::quiet_NaN();
 }
 
@@ -97,11 +94,12 @@ inline void run(const ops::attention& op, kernel_context& c) {
       const std::int64_t rows = std::min(rb, a.t - i0);
       // Causal: row i sees keys j <= i + (S - T); keys no row of the block sees are skipped entirely.
       const std::int64_t cols = a.causal ? std::clamp(i0 + rows + (a.s - a.t), std::int64_t{0}, a.s) : a.s;
-      mmap scores(tile.data(), rows, a.s);
-      if (cols > 0) {
-        const cmap qb(qh + i0 * a.d, rows, a.d);
-        if (a.k_transposed) scores.leftCols(cols).noalias() = qb * cmap(kh, a.d, a.s).leftCols(cols);
-        else scores.leftCols(cols).noalias() = qb * cmap(kh, a.s, a.d).topRows(cols).transpose();
+      if (cols > 0) {  // scores[rows x cols] = q_block . kᵀ
+        const auto lay = a.k_transposed ? bigmodel::kernels::weight_layout::k_by_n : bigmodel::kernels::weight_layout::n_by_k;
+        bigmodel::kernels::sgemm(static_cast<std::size_t>(rows), static_cast<std::size_t>(cols), static_cast<std::size_t>(a.d),
+                                 qh + i0 * a.d, static_cast<std::size_t>(a.d), kh,
+                                 static_cast<std::size_t>(a.k_transposed ? a.s : a.d), lay, tile.data(),
+                                 static_cast<std::size_t>(a.s));
       }
       for (std::int64_t i = 0; i < rows; ++i) {
         const std::int64_t gi = i0 + i;
@@ -118,10 +116,14 @@ inline void run(const ops::attention& op, kernel_context& c) {
         const std::int64_t limit = a.causal ? gi + 1 + (a.s - a.t) : a.s;
         detail::scaled_masked_softmax(tile.data() + i * a.s, a.s, limit, a.scale, mrow);
       }
-      mmap yb(yh + i0 * a.dv, rows, a.dv);
-      if (cols > 0) yb.noalias() = scores.leftCols(cols) * cmap(vh, a.s, a.dv).topRows(cols);
+      // y_block = p[rows x cols] . v[cols x dv]
+      float* yb = yh + i0 * a.dv;
+      bigmodel::kernels::sgemm(static_cast<std::size_t>(rows), static_cast<std::size_t>(a.dv), static_cast<std::size_t>(cols),
+                               tile.data(), static_cast<std::size_t>(a.s), vh, static_cast<std::size_t>(a.dv),
+                               bigmodel::kernels::weight_layout::k_by_n, yb, static_cast<std::size_t>(a.dv));
       for (std::int64_t i = 0; i < rows; ++i)  // rows that see no key at all
-        if (a.causal && i0 + i + 1 + (a.s - a.t) <= 0) yb.row(i).setConstant(std::numeric_limits<float>::quiet_NaN());
+        if (a.causal && i0 + i + 1 + (a.s - a.t) <= 0)
+          std::fill(yb + i * a.dv, yb + (i + 1) * a.dv, std::numeric_limits<float>::quiet_NaN());
     }
   });
 }
