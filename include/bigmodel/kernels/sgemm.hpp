@@ -7,13 +7,16 @@
 //
 // A is row-major with leading dimension lda >= K, C row-major with ldc >= N; B is K x N row-major (k_by_n,
 // ldb >= N) or N x K (n_by_k, ldb >= K), given raw (packed into per-thread scratch on each call) or packed once.
+// Results do not depend on the thread count; they may differ in the last bits between ISAs and between M that
+// fit one row tile and larger M (another K blocking).
 // Epilogue, fused into the kernel's store: C = alpha * (A . B) + bias[j] (+ old C when accumulate), then
 // max(C, 0) when relu. Pointers need no alignment. A and B must not overlap C.
 //
 // How: B is cut into panels of nr columns (k-major, zero-padded past N); a register-blocked micro-kernel
-// computes mr x nr tiles (AVX-512: 8 x 48 in 24 zmm accumulators; AVX2: 6 x 16; portable: 4 x 16) reading A
+// computes mr x nr tiles (AVX-512: 8 x 48 in 24 zmm accumulators; AVX2: 6 x 16; portable: 4 x 8) reading A
 // in place with broadcasts. K runs in blocks of 256 (the 8-row slice of A stays in L1, the block of B panels
-// of one task in L2); partial sums go through C between blocks.
+// of one task in L2); partial sums go through C between blocks. When M fits one row tile no block of B is
+// reused: packed panels then run K whole, and a raw K x N B is read in place instead of copied.
 // Dispatch as the int8 GEMM: active_isa() (force_isa() > BIGMODEL_ISA > best): avx512bw / avx512vnni run the
 // AVX-512 kernel, avx2 the AVX2 one, xsimd / scalar the portable one. Packed weights record the ISA they were
 // packed for; they run on any ISA with the same kernel (same panel format), otherwise the call throws
@@ -93,7 +96,7 @@ inline void sgemm_pack_panels(const float* b, std::size_t k, std::size_t n, std:
   }
 }
 
-// Runs tasks on exec (or inline); a task that throws is reported after all have run.
+// Runs task(0..tasks-1) on exec.parallel_for, or in order on this thread.
 template <class F>
 void sgemm_run_tasks(std::size_t tasks, const execution& exec, F&& task) {
   if (!exec.parallel_for || tasks <= 1) {
