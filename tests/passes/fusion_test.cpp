@@ -251,6 +251,60 @@ TEST_CASE("fuse_attention: plain, additive mask, Where mask; k read untransposed
   }
 }
 
+namespace {
+// Heads split from [batch, T, heads, D] projections by Transposes and merged back, as exporters write it.
+computation_graph projected_attention_graph(bool causal, bool k_direct) {
+  computation_graph g;
+  const auto q = g.add_input("q", dtype::f32, {"batch", 6, 2, 8});
+  const auto k = g.add_input("k", dtype::f32, {"batch", 6, 2, 8});
+  const auto v = g.add_input("v", dtype::f32, {"batch", 6, 2, 4});
+  const auto heads = [&](value_id x) { return op(g, ops::transpose{ops::ints{0, 2, 1, 3}}, {x}); };
+  // kT straight from the projection (0, 2, 3, 1), or heads first and then the last two axes swapped.
+  const auto kt = k_direct ? op(g, ops::transpose{ops::ints{0, 2, 3, 1}}, {k})
+                           : op(g, ops::transpose{ops::ints{0, 1, 3, 2}}, {heads(k)});
+  auto s = op(g, ops::mul{}, {op(g, ops::matmul{}, {heads(q), kt}), scalar(g, "scale", 0.3f)});
+  if (causal) {
+    dynamic_tensor tri(dtype::boolean, {6, 6});
+    auto tv = tri.mutable_span<bool>();
+    for (int i = 0; i < 6; ++i)
+      for (int j = 0; j <= i; ++j) tv[static_cast<std::size_t>(i * 6 + j)] = true;
+    s = op(g, ops::where{}, {constant(g, "tri", tri), s, scalar(g, "lowest", std::numeric_limits<float>::lowest())});
+  }
+  const auto ctx = op(g, ops::matmul{}, {op(g, ops::softmax{-1}, {s}), heads(v)});
+  g.mark_output(op(g, ops::transpose{ops::ints{0, 2, 1, 3}}, {ctx}));
+  return g;
+}
+}  // namespace
+
+TEST_CASE("fuse_attention absorbs the head split / merge transposes (layout 1); export restores them", "[passes][attention]") {
+  const named_tensors feeds{{"q", random_tensor({3, 6, 2, 8}, 1, -2.0f, 2.0f)},
+                            {"k", random_tensor({3, 6, 2, 8}, 2, -2.0f, 2.0f)},
+                            {"v", random_tensor({3, 6, 2, 4}, 3)}};
+  for (bool causal : {false, true})
+    for (bool k_direct : {false, true}) {
+      CAPTURE(causal, k_direct);
+      auto g = projected_attention_graph(causal, k_direct);
+      const auto ref = g;
+      CHECK(passes::fuse_attention(g).changes == 2);
+      CHECK(count(g, "Transpose") == 0);
+      CHECK(count(g, "Attention") == 1);
+      for (auto n : g.nodes())
+        if (const auto* a = g.op_as<ops::attention>(n)) CHECK((a->layout == 1 && a->k_transposed == 0));
+      CHECK(relative_error(ref, g, feeds) <= tol);
+      auto exported = g;
+      CHECK(passes::decompose_for_export(exported).changes >= 1);
+      CHECK(count(exported, "Attention") == 0);
+      CHECK(relative_error(ref, exported, feeds) <= tol);
+    }
+  // A head transpose read by another node stays, and so does the op's layout.
+  auto g = projected_attention_graph(false, true);
+  for (auto n : g.nodes())
+    if (const auto* t = g.op_as<ops::transpose>(n); t && t->perm == ops::ints{0, 2, 3, 1}) g.mark_output(g.outputs(n)[0]);
+  CHECK(passes::fuse_attention(g).changes == 1);
+  for (auto n : g.nodes())
+    if (const auto* a = g.op_as<ops::attention>(n)) CHECK(a->layout == 0);
+}
+
 TEST_CASE("fuse_attention leaves scores read elsewhere and softmax over another axis alone", "[passes][attention]") {
   auto g = attention_graph(mask_kind::none, true);
   for (auto n : g.nodes())

@@ -162,3 +162,37 @@ TEST_CASE("session profiling: time per step and per op type", "[runtime][profile
   (void)s.run(feeds);
   CHECK(s.profiling().steps.empty());
 }
+
+TEST_CASE("attention layout 1 ([B, T, H, D] in and out) equals the reference on transposed heads", "[runtime][attention]") {
+  const std::int64_t b = 2, h = 3, t = 70, s = 70, d = 16, dv = 8;
+  // [B, X, H, E] -> [B, H, X, E]
+  auto heads_first = [&](const dynamic_tensor& x) {
+    const auto e = x.dim(3), n = x.dim(1);
+    std::vector<float> out(static_cast<std::size_t>(x.numel()));
+    const auto in = x.span<float>();
+    for (std::int64_t bi = 0; bi < b; ++bi)
+      for (std::int64_t i = 0; i < n; ++i)
+        for (std::int64_t hi = 0; hi < h; ++hi)
+          for (std::int64_t j = 0; j < e; ++j)
+            out[static_cast<std::size_t>(((bi * h + hi) * n + i) * e + j)] = in[static_cast<std::size_t>(((bi * n + i) * h + hi) * e + j)];
+    return out;
+  };
+  const auto q = randn({b, t, h, d}, 21, -2.0f, 2.0f), k = randn({b, s, h, d}, 22, -2.0f, 2.0f), v = randn({b, s, h, dv}, 23);
+  const auto mask = randn({b, h, t, s}, 24, -3.0f, 0.0f);
+  for (bool causal : {false, true}) {
+    CAPTURE(causal);
+    session sess{attention_graph(ops::attention{.causal = causal ? 1 : 0, .layout = 1}, true)};
+    const auto y = sess.run({{"q", q}, {"k", k}, {"v", v}, {"mask", mask}})[0];
+    REQUIRE(y.shape() == shape_t{b, t, h, dv});
+    const auto mv = mask.span<float>();
+    const std::vector<float> mvec(mv.begin(), mv.end());
+    const auto ref = reference_attention(heads_first(q), heads_first(k), heads_first(v), &mvec, b * h, t, s, d, dv, causal, true);
+    const auto got = heads_first(y);
+    double worst = 0;
+    for (std::size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::abs(got[i] - ref[i]));
+    CHECK(worst < 1e-5);
+  }
+  // Layout 1 takes 4-D inputs and k untransposed.
+  session bad{attention_graph(ops::attention{.k_transposed = 1, .layout = 1}, false)};
+  CHECK_THROWS_WITH(bad.run({{"q", q}, {"k", k}, {"v", v}}), Catch::Contains("layout 1"));
+}

@@ -302,14 +302,18 @@ struct gelu {
 
 // Scaled dot-product attention on already split heads: inputs q [..., T, D], k [..., S, D] (or [..., D, S]
 // when k_transposed), v [..., S, Dv], optional additive mask broadcastable to [..., T, S]; output [..., T, Dv].
+// layout 1 (sequence before heads, rank 4, k_transposed 0): q [B, T, H, D], k [B, S, H, D], v [B, S, H, Dv],
+// output [B, T, H, Dv] -- the projections' own layout, so no head transposes are needed around the op; the
+// mask still broadcasts to [B, H, T, S].
 struct attention {
   BIGMODEL_OP_NAME("Attention", "com.bigmodel");
   float scale = 0.0f;  // 0: 1/sqrt(D)
   std::int64_t causal = 0;
   std::int64_t k_transposed = 0;
+  std::int64_t layout = 0;  // 0: [..., H, T, D]; 1: [B, T, H, D]
   static constexpr auto fields() {
     return std::tuple{field{"scale", &attention::scale}, field{"causal", &attention::causal},
-                      field{"k_transposed", &attention::k_transposed}};
+                      field{"k_transposed", &attention::k_transposed}, field{"layout", &attention::layout}};
   }
   friend bool operator==(const attention&, const attention&) = default;
 };

@@ -448,9 +448,13 @@ inline void infer_op(const dynamic_quantize_linear&, ctx& c) {
   c.set(2, dtype::u8, symbolic_shape{});
 }
 inline void infer_op(const attention& op, ctx& c) {
+  if (op.layout != 0 && op.layout != 1) c.fail_shape("Attention layout must be 0 or 1");
+  if (op.layout == 1 && op.k_transposed) c.fail_shape("Attention layout 1 takes k untransposed");
   if (!c.sh(0) || !c.sh(2)) return c.set(0, c.in[0].type, std::nullopt);
   auto out = *c.sh(0);
   const auto& v = *c.sh(2);
+  if (op.layout == 1 && (out.size() != 4 || v.size() != 4 || (c.sh(1) && c.sh(1)->size() != 4)))
+    c.fail_shape("Attention layout 1 needs 4-D q, k, v");
   if (out.size() < 2 || v.size() < 2) c.fail_shape("Attention inputs must be at least 2-D");
   if (c.sh(1) && !c.sh(1)->empty())
     shape_detail::check_dims(out.back(), op.k_transposed ? (*c.sh(1))[c.sh(1)->size() - 2] : c.sh(1)->back(), "Attention head size of q vs k", c);

@@ -6,6 +6,11 @@
 // negative fill). When kT is Transpose(k) swapping the last two axes, k is read directly (k_transposed = 0).
 // Leaves alone: any intermediate read elsewhere, Softmax over another axis, q/kT/v of different or unknown
 // ranks, a scale that is not a constant scalar, a fused activation on either MatMul.
+// Then the head split / merge transposes around the op are absorbed (layout 1, see absorb_head_transposes).
+
+#include <algorithm>
+#include <array>
+#include <span>
 
 #include "graph_helpers.hpp"
 #include "pass_object.hpp"
@@ -123,6 +128,33 @@ std::optional<attention_match> match_attention(const basic_computation_graph<OpS
   return m;
 }
 
+// The transposes that only split heads off the projections (q, v: [B, T, H, D] -> [B, H, T, D]; k to
+// [B, H, S, D] or, with k_transposed, [B, H, D, S]) and merge them back ([B, H, T, Dv] -> [B, T, H, Dv]) go
+// into the op as layout 1: the kernel reads q, k, v and writes y in place with strides. All four transposes
+// must be there and read by this op only (otherwise nothing changes).
+template <class OpSet>
+bool absorb_head_transposes(basic_computation_graph<OpSet>& g, node_id n) {
+  const auto op = *g.template op_as<ops::attention>(n);
+  if (op.layout != 0) return false;
+  const auto in = g.inputs(n);
+  auto with_perm = [&](node_id t, std::array<std::int64_t, 4> want) {
+    const auto* tr = t.valid() ? g.template op_as<ops::transpose>(t) : nullptr;
+    return tr && tr->perm && std::equal(tr->perm->begin(), tr->perm->end(), want.begin(), want.end());
+  };
+  const node_id tq = producer_as<ops::transpose>(g, in[0]), tk = producer_as<ops::transpose>(g, in[1]),
+                tv = producer_as<ops::transpose>(g, in[2]), ty = sole_consumer(g, g.outputs(n)[0]);
+  if (!with_perm(tq, {0, 2, 1, 3}) || !with_perm(tv, {0, 2, 1, 3}) || !with_perm(ty, {0, 2, 1, 3})) return false;
+  if (!with_perm(tk, op.k_transposed ? std::array<std::int64_t, 4>{0, 2, 3, 1} : std::array<std::int64_t, 4>{0, 2, 1, 3}))
+    return false;
+  if (tq == tk || tq == tv || tk == tv) return false;
+  std::vector<value_id> inputs{g.inputs(tq)[0], g.inputs(tk)[0], g.inputs(tv)[0]};
+  if (in.size() > 3) inputs.push_back(in[3]);
+  const std::array<node_id, 5> old{tq, tk, tv, n, ty};
+  replace_subgraph(g, std::span<const node_id>(old), ops::attention{op.scale, op.causal, 0, 1}, std::move(inputs),
+                   {g.outputs(ty)[0]}, g.at(n).name);
+  return true;
+}
+
 struct fuse_attention_impl {
   static constexpr std::string_view name = "fuse_attention";
   template <class OpSet>
@@ -144,7 +176,11 @@ struct fuse_attention_impl {
       replace_subgraph(g, m->nodes, ops::attention{m->scale, 0, m->k_transposed ? 1 : 0}, std::move(in), {m->y});
       ++r.changes;
     }
-    remove_dead_nodes(g);
+    remove_dead_nodes(g);  // the replaced kT transposes: their inputs must have one reader left
+    bool absorbed = false;
+    for (auto n : g.nodes())
+      if (g.alive(n) && g.template op_as<ops::attention>(n) && absorb_head_transposes(g, n)) ++r.changes, absorbed = true;
+    if (absorbed) remove_dead_nodes(g);
     return r;
   }
 };

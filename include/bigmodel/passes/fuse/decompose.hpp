@@ -84,7 +84,8 @@ void decompose_attention(basic_computation_graph<OpSet>& g, node_id n) {
   if (op.causal) {
     const auto qsh = static_shape(g, in[0]), ksh = static_shape(g, in[1]);
     if (!qsh || !ksh) throw error("pass.cannot_decompose", "causal Attention needs static sequence lengths", g.describe(n));
-    const std::int64_t t = (*qsh)[qsh->size() - 2], s = op.k_transposed ? ksh->back() : (*ksh)[ksh->size() - 2];
+    const std::size_t seq = op.layout == 1 ? 1 : qsh->size() - 2;  // [B, T, H, D] or [..., T, D]
+    const std::int64_t t = (*qsh)[seq], s = op.k_transposed ? ksh->back() : (*ksh)[op.layout == 1 ? 1 : ksh->size() - 2];
     dynamic_tensor m(dtype::f32, {t, s});
     auto mv = m.mutable_span<float>();
     for (std::int64_t i = 0; i < t; ++i)
@@ -93,17 +94,25 @@ void decompose_attention(basic_computation_graph<OpSet>& g, node_id n) {
   }
   decomposer<OpSet> d(g, n);
   g.erase_node(n);
-  value_id kt = in[1];
-  if (!op.k_transposed) {
+  value_id q = in[0], kt = in[1], v = in[2];
+  const ops::ints heads_first{0, 2, 1, 3};
+  if (op.layout == 1) {  // [B, T, H, D] -> [B, H, T, D]; kT directly as [B, H, D, S]
+    q = d.emit(ops::transpose{heads_first}, {in[0]}, "q_heads");
+    v = d.emit(ops::transpose{heads_first}, {in[2]}, "v_heads");
+    kt = d.emit(ops::transpose{ops::ints{0, 2, 3, 1}}, {in[1]}, "k_t");
+  } else if (!op.k_transposed) {
     ops::ints perm(*rank);
     for (std::size_t i = 0; i < *rank; ++i) perm[i] = static_cast<std::int64_t>(i);
     std::swap(perm[*rank - 1], perm[*rank - 2]);
     kt = d.emit(ops::transpose{perm}, {in[1]}, "k_t");
   }
-  value_id s = d.emit(ops::mul{}, {d.emit(ops::matmul{}, {in[0], kt}, "scores"), d.scalar(scale, "scale")}, "scaled");
+  value_id s = d.emit(ops::mul{}, {d.emit(ops::matmul{}, {q, kt}, "scores"), d.scalar(scale, "scale")}, "scaled");
   if (in.size() > 3 && in[3].valid()) s = d.emit(ops::add{}, {s, in[3]}, "masked");
   if (causal) s = d.emit(ops::add{}, {s, add_constant(g, g.name_of(y) + "_causal_mask", std::move(*causal))}, "causal");
-  d.finish(ops::matmul{}, {d.emit(ops::softmax{-1}, {s}, "probs"), in[2]}, y);
+  if (op.layout == 1)
+    d.finish(ops::transpose{heads_first}, {d.emit(ops::matmul{}, {d.emit(ops::softmax{-1}, {s}, "probs"), v}, "context")}, y);
+  else
+    d.finish(ops::matmul{}, {d.emit(ops::softmax{-1}, {s}, "probs"), v}, y);
 }
 
 template <class OpSet>

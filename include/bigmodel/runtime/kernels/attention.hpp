@@ -42,39 +42,52 @@ inline void scaled_masked_softmax(float* row, std::int64_t n, std::int64_t limit
 inline void run(const ops::attention& op, kernel_context& c) {
   const auto &tq = c.in(0), &tk = c.in(1), &tv = c.in(2);
   c.check(tq.rank() >= 2 && tk.rank() == tq.rank() && tv.rank() == tq.rank(), "Attention q, k, v must have the same rank >= 2");
+  c.check(op.layout == 0 || op.layout == 1, "Attention layout must be 0 or 1");
+  const bool seq_major = op.layout == 1;  // [B, T, H, D]
+  c.check(!seq_major || (tq.rank() == 4 && !op.k_transposed), "Attention layout 1 needs 4-D q, k, v and k untransposed");
   const auto q = c.f32(0), k = c.f32(1), v = c.f32(2);
   const std::size_t r = tq.rank();
   detail::attention_shape a;
-  a.t = tq.dim(r - 2), a.d = tq.dim(r - 1);
   a.k_transposed = op.k_transposed != 0;
   a.causal = op.causal != 0;
-  a.s = a.k_transposed ? tk.dim(r - 1) : tk.dim(r - 2);
+  // Sequence and head dims of each input; the batch dims of the scores ([..., H] before [T, S]).
+  const std::size_t seq = seq_major ? 1 : r - 2;
+  a.t = tq.dim(seq), a.d = tq.dim(r - 1);
+  a.s = a.k_transposed ? tk.dim(r - 1) : tk.dim(seq);
   const std::int64_t kd = a.k_transposed ? tk.dim(r - 2) : tk.dim(r - 1);
   a.dv = tv.dim(r - 1);
-  c.check(kd == a.d && tv.dim(r - 2) == a.s, "Attention head sizes of q, k, v do not match");
-  for (std::size_t i = 0; i + 2 < r; ++i) {
+  c.check(kd == a.d && tv.dim(seq) == a.s, "Attention head sizes of q, k, v do not match");
+  shape_t batch_dims;  // of the scores: [...] for layout 0, [B, H] for layout 1
+  for (std::size_t i = 0; i < r; ++i) {
+    if (i == seq || i == r - 1 || (!seq_major && i == r - 2)) continue;
     c.check(tk.dim(i) == tq.dim(i) && tv.dim(i) == tq.dim(i), "Attention batch/head dims of q, k, v differ");
+    batch_dims.push_back(tq.dim(i));
     a.heads *= tq.dim(i);
   }
+  const std::int64_t nh = seq_major ? tq.dim(2) : 1;  // heads interleaved in a row (layout 1)
   shape_t os = tq.shape();
   os.back() = a.dv;
   auto y = c.out(0, dtype::f32, os).mutable_span<float>();
   a.scale = op.scale != 0.0f ? op.scale : 1.0f / std::sqrt(static_cast<float>(a.d));
   // The mask broadcasts to [..., T, S]; rows that are contiguous f32 are read in place, others gathered.
   const dynamic_tensor* mask = c.has(3) ? &c.in(3) : nullptr;
-  shape_t score_shape(tq.shape().begin(), tq.shape().end() - 2);
+  shape_t score_shape = batch_dims;
   score_shape.push_back(a.t), score_shape.push_back(a.s);
+  const std::size_t sr = score_shape.size();
   std::vector<std::int64_t> mst;
   const float* mask_f32 = nullptr;
   if (mask) {
     (void)broadcast_shapes({&score_shape, &mask->shape()}, c);
     mst = broadcast_strides(mask->shape(), score_shape);
-    if (mask->type() == dtype::f32 && mst[r - 1] == 1) mask_f32 = mask->span<float>().data();
+    if (mask->type() == dtype::f32 && mst[sr - 1] == 1) mask_f32 = mask->span<float>().data();
   }
   if (y.empty() || a.s == 0) {
     std::fill(y.begin(), y.end(), 0.0f);
     return;
   }
+  // Leading dimensions: a head's rows are D apart (layout 0) or H * D apart (layout 1).
+  const auto ldq = static_cast<std::size_t>(nh * a.d), ldk = static_cast<std::size_t>(a.k_transposed ? a.s : nh * a.d);
+  const auto ldv = static_cast<std::size_t>(nh * a.dv), ldy = ldv;
 
   c.parallel_for(static_cast<std::size_t>(a.heads), [&](std::size_t hi) {
     const auto h = static_cast<std::int64_t>(hi);
@@ -84,12 +97,14 @@ inline void run(const ops::attention& op, kernel_context& c) {
     std::int64_t mask_base = 0;
     if (mask) {
       std::int64_t rem = h;
-      for (std::size_t i = r - 2; i-- > 0;) mask_base += (rem % tq.dim(i)) * mst[i], rem /= tq.dim(i);
+      for (std::size_t i = batch_dims.size(); i-- > 0;) mask_base += (rem % batch_dims[i]) * mst[i], rem /= batch_dims[i];
     }
-    const float* qh = q.data() + h * a.t * a.d;
-    const float* kh = k.data() + h * a.s * a.d;
-    const float* vh = v.data() + h * a.s * a.dv;
-    float* yh = y.data() + h * a.t * a.dv;
+    // Where the head starts: layout 0 one block per head; layout 1 batch b = h / H, column block h % H.
+    const std::int64_t b = h / nh, hh = h % nh;
+    const float* qh = q.data() + (b * a.t * nh + hh) * a.d;
+    const float* kh = k.data() + (b * a.s * nh + hh) * a.d;
+    const float* vh = v.data() + (b * a.s * nh + hh) * a.dv;
+    float* yh = y.data() + (b * a.t * nh + hh) * a.dv;
     for (std::int64_t i0 = 0; i0 < a.t; i0 += rb) {
       const std::int64_t rows = std::min(rb, a.t - i0);
       // Causal: row i sees keys j <= i + (S - T); keys no row of the block sees are skipped entirely.
@@ -97,19 +112,18 @@ inline void run(const ops::attention& op, kernel_context& c) {
       if (cols > 0) {  // scores[rows x cols] = q_block . kᵀ
         const auto lay = a.k_transposed ? bigmodel::kernels::weight_layout::k_by_n : bigmodel::kernels::weight_layout::n_by_k;
         bigmodel::kernels::sgemm(static_cast<std::size_t>(rows), static_cast<std::size_t>(cols), static_cast<std::size_t>(a.d),
-                                 qh + i0 * a.d, static_cast<std::size_t>(a.d), kh,
-                                 static_cast<std::size_t>(a.k_transposed ? a.s : a.d), lay, tile.data(),
+                                 qh + static_cast<std::size_t>(i0) * ldq, ldq, kh, ldk, lay, tile.data(),
                                  static_cast<std::size_t>(a.s));
       }
       for (std::int64_t i = 0; i < rows; ++i) {
         const std::int64_t gi = i0 + i;
         const float* mrow = nullptr;
         if (mask) {
-          const std::int64_t off = mask_base + gi * mst[r - 2];
+          const std::int64_t off = mask_base + gi * mst[sr - 2];
           if (mask_f32) mrow = mask_f32 + off;
           else {
             for (std::int64_t j = 0; j < cols; ++j)
-              mask_row[static_cast<std::size_t>(j)] = static_cast<float>(mask->as_double(off + j * mst[r - 1]));
+              mask_row[static_cast<std::size_t>(j)] = static_cast<float>(mask->as_double(off + j * mst[sr - 1]));
             mrow = mask_row.data();
           }
         }
@@ -117,13 +131,14 @@ inline void run(const ops::attention& op, kernel_context& c) {
         detail::scaled_masked_softmax(tile.data() + i * a.s, a.s, limit, a.scale, mrow);
       }
       // y_block = p[rows x cols] . v[cols x dv]
-      float* yb = yh + i0 * a.dv;
+      float* yb = yh + static_cast<std::size_t>(i0) * ldy;
       bigmodel::kernels::sgemm(static_cast<std::size_t>(rows), static_cast<std::size_t>(a.dv), static_cast<std::size_t>(cols),
-                               tile.data(), static_cast<std::size_t>(a.s), vh, static_cast<std::size_t>(a.dv),
-                               bigmodel::kernels::weight_layout::k_by_n, yb, static_cast<std::size_t>(a.dv));
+                               tile.data(), static_cast<std::size_t>(a.s), vh, ldv, bigmodel::kernels::weight_layout::k_by_n,
+                               yb, ldy);
       for (std::int64_t i = 0; i < rows; ++i)  // rows that see no key at all
         if (a.causal && i0 + i + 1 + (a.s - a.t) <= 0)
-          std::fill(yb + i * a.dv, yb + (i + 1) * a.dv, std::numeric_limits<float>::quiet_NaN());
+          std::fill(yb + i * static_cast<std::int64_t>(ldy), yb + i * static_cast<std::int64_t>(ldy) + a.dv,
+                    std::numeric_limits<float>::quiet_NaN());
     }
   });
 }
