@@ -148,12 +148,12 @@ inline std::string profile_json(const bigmodel::runtime::profile& p) {
 
 inline void print_profile(const bigmodel::runtime::profile& p) {
   const double runs = static_cast<double>(std::max<std::int64_t>(p.runs, 1));
-  std::printf("\nprofile over %lld runs (%.3f ms per run in kernels):\n  %-28s %6s %12s %7s\n",
+  std::printf("\nprofile over %lld runs (%.4g ms per run in kernels):\n  %-28s %6s %12s %7s\n",
               static_cast<long long>(p.runs), 1e3 * p.total_seconds() / runs, "op", "nodes", "ms/run", "share");
   for (const auto& r : p.by_op())
-    std::printf("  %-28s %6lld %12.3f %6.1f%%\n", r.op.c_str(), static_cast<long long>(r.nodes), r.ms_per_run, 100.0 * r.share);
+    std::printf("  %-28s %6lld %12.4g %6.1f%%\n", r.op.c_str(), static_cast<long long>(r.nodes), r.ms_per_run, 100.0 * r.share);
   std::printf("slowest nodes:\n");
-  for (const auto& st : p.slowest(10)) std::printf("  %10.3f ms  %s\n", 1e3 * st.seconds / runs, st.where.c_str());
+  for (const auto& st : p.slowest(10)) std::printf("  %10.4g ms  %s\n", 1e3 * st.seconds / runs, st.where.c_str());
 }
 
 inline int cmd_bench(const std::vector<std::string>& argv, const output& out) {
@@ -198,7 +198,7 @@ inline int cmd_bench(const std::vector<std::string>& argv, const output& out) {
                 median, p90, best, runs, static_cast<long long>(batch), per_s, threads, cpu_per_wall,
                 a.has("profile") ? profile_json(s.profiling()).c_str() : "");
   else if (!out.quiet)
-    std::printf("latency: median %.3f ms, p90 %.3f ms, min %.3f ms over %ld runs; throughput %.1f samples/s (batch %lld)\n"
+    std::printf("latency: median %.4g ms, p90 %.4g ms, min %.4g ms over %ld runs; throughput %.1f samples/s (batch %lld)\n"
                 "threads: %d (CPU/wall %.2f)\n",
                 median, p90, best, runs, per_s, static_cast<long long>(batch), threads, cpu_per_wall);
   if (a.has("profile") && !out.json && !out.quiet) print_profile(s.profiling());
