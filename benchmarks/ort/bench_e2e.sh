@@ -214,13 +214,13 @@ for opset in "${OPSETS[@]}"; do
     # each optimized file once per model
     declare -A FILE=()
     FILE[fp32]="$TMP/$m.$opset.fp32.onnx"
-    optimize_model "$src" "${FILE[fp32]}" --optimize extended || { note_failure "$m opset$opset optimize fp32"; FILE[fp32]=error; }
+    optimize_model "$src" "${FILE[fp32]}" --optimize extended --keep-fused || { note_failure "$m opset$opset optimize fp32"; FILE[fp32]=error; }
     FILE[dyn]="$TMP/$m.$opset.int8dyn.onnx"
-    optimize_model "$src" "${FILE[dyn]}" --optimize extended --quantize int8-dynamic || { note_failure "$m opset$opset optimize int8-dynamic"; FILE[dyn]=error; }
+    optimize_model "$src" "${FILE[dyn]}" --optimize extended --keep-fused --quantize int8-dynamic || { note_failure "$m opset$opset optimize int8-dynamic"; FILE[dyn]=error; }
     FILE[static]="$TMP/$m.$opset.int8static.onnx"
-    optimize_model "$src" "${FILE[static]}" --optimize extended --quantize int8-static "${CAL[@]}" || { note_failure "$m opset$opset optimize int8-static"; FILE[static]=error; }
+    optimize_model "$src" "${FILE[static]}" --optimize extended --keep-fused --quantize int8-static "${CAL[@]}" || { note_failure "$m opset$opset optimize int8-static"; FILE[static]=error; }
     FILE[ortq]="$TMP/$m.$opset.ort_int8.opt.onnx"
-    optimize_model "$ortq" "${FILE[ortq]}" --optimize extended || { note_failure "$m opset$opset optimize ORT int8 file"; FILE[ortq]=error; }
+    optimize_model "$ortq" "${FILE[ortq]}" --optimize extended --keep-fused || { note_failure "$m opset$opset optimize ORT int8 file"; FILE[ortq]=error; }
 
     for b in 1 8; do
       mapfile -t IN < <(input_args "$m" "$b")
@@ -273,11 +273,11 @@ r=np.load(sys.argv[3]); np.save(sys.argv[4], np.ascontiguousarray(r[:1]))' \
   "$MLP_DIR/x_test.npy" "$TMP/mlp_x1.npy" "$MLP_DIR/logits_fp32.npy" "$TMP/mlp_ref1.npy"
 declare -A MF=()
 MF[fp32]="$TMP/mlp.fp32.onnx"
-optimize_model "$msrc" "${MF[fp32]}" --optimize extended || { note_failure "digits_mlp optimize fp32"; MF[fp32]=error; }
+optimize_model "$msrc" "${MF[fp32]}" --optimize extended --keep-fused || { note_failure "digits_mlp optimize fp32"; MF[fp32]=error; }
 MF[dyn]="$TMP/mlp.int8dyn.onnx"
-optimize_model "$msrc" "${MF[dyn]}" --optimize extended --quantize int8-dynamic || { note_failure "digits_mlp optimize int8-dynamic"; MF[dyn]=error; }
+optimize_model "$msrc" "${MF[dyn]}" --optimize extended --keep-fused --quantize int8-dynamic || { note_failure "digits_mlp optimize int8-dynamic"; MF[dyn]=error; }
 MF[static]="$TMP/mlp.int8static.onnx"
-optimize_model "$msrc" "${MF[static]}" --optimize extended --quantize int8-static --calibration "$mname=$MLP_DIR/x_calib.npy" || { note_failure "digits_mlp optimize int8-static"; MF[static]=error; }
+optimize_model "$msrc" "${MF[static]}" --optimize extended --keep-fused --quantize int8-static --calibration "$mname=$MLP_DIR/x_calib.npy" || { note_failure "digits_mlp optimize int8-static"; MF[static]=error; }
 MF[ortq]="$TMP/mlp.ort_int8.onnx"
 log "quantize_like_ort.py digits_mlp"
 "$PY" "$HERE/quantize_like_ort.py" "$msrc" "${MF[ortq]}" >"$LOGF" 2>&1 || { note_failure "digits_mlp quantize_like_ort.py"; MF[ortq]=error; }
@@ -314,7 +314,8 @@ done
   echo
   echo "- Ratio columns are speed-ups: ORT's median over ours, so > 1 means bigmodel is faster. The int8 ratio is on"
   echo "  the 'ours int8-dynamic' row, the fp32 ratio on the 'ours fp32' row."
-  echo "- ours fp32 / int8-dynamic / int8-static: \`bigmodel-opt optimize --optimize extended [--quantize ...]\`, each file"
+  echo "- ours fp32 / int8-dynamic / int8-static: \`bigmodel-opt optimize --optimize extended --keep-fused [--quantize ...]\`"
+  echo "  (fused ops kept: the runtime reads them; without --keep-fused the file is standard ONNX), each file"
   echo "  made once per model and used for both batch sizes; timed with \`bigmodel-opt bench --threads 1\`, outputs from"
   echo "  \`bigmodel-opt run\`."
   echo "- int8-static is calibrated on the 1×128 inputs of each model (bert_layer: \`--calibration"
@@ -322,7 +323,7 @@ done
   echo "  gpt_block: hidden_states only), so its 1×128 row is measured on its own calibration data; the digits MLP is"
   echo "  calibrated on x_calib.npy."
   echo "- ours on ORT's int8 file: \`<model>.opset<N>.ort_int8.onnx\` (DynamicQuantizeLinear + MatMulInteger form from"
-  echo "  quantize_like_ort.py) passed through \`optimize --optimize extended\`, which fuses it, then run by bigmodel."
+  echo "  quantize_like_ort.py) passed through \`optimize --optimize extended --keep-fused\`, then run by bigmodel."
   echo "- ORT: onnxruntime-node via run_ort.js (1 intra-op thread, 1 inter-op thread, sequential, graph optimization"
   echo "  'all'), on the fp32 file and on the .ort_int8.onnx file; for the MLP the ORT int8 file is made by"
   echo "  quantize_like_ort.py (MatMul and Gemm) in a temp dir."
