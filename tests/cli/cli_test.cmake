@@ -64,8 +64,8 @@ expect(2 "write channels\\[-l1" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WOR
 # Graph optimization: the encoder's decomposed LayerNorm/GELU/attention are fused, then written back as
 # standard ONNX by default (loads anywhere), or kept fused with --keep-fused; outputs unchanged.
 set(enc ${FIXTURES}/tiny_encoder)
-expect(0 "fuse_layer_norm +2 changes.*Attention +0 +1.*Erf +1 +0.*LayerNormalization +0 +2.*ReduceMean +5 +1.*Softmax +1 +0" optimize ${enc}/tiny_encoder.opset13.onnx -o ${WORK}/enc_fused.onnx --optimize extended --keep-fused)
-expect(0 "Attention +1.*Gelu +1.*LayerNormalization +2" inspect ${WORK}/enc_fused.onnx)
+expect(0 "fuse_layer_norm +2 changes.*fuse_add_layer_norm +2 changes.*AddLayerNormalization +0 +2.*Attention +0 +1.*Erf +1 +0.*ReduceMean +5 +1.*Softmax +1 +0" optimize ${enc}/tiny_encoder.opset13.onnx -o ${WORK}/enc_fused.onnx --optimize extended --keep-fused)
+expect(0 "AddLayerNormalization +2.*Attention +1.*Gelu +1" inspect ${WORK}/enc_fused.onnx)
 expect(0 "argmax agreement 100.00%" eval ${WORK}/enc_fused.onnx --input ${enc}/x_test.npy --reference ${enc}/tiny_encoder.opset13.onnx)
 expect(0 "fuse_attention +2 changes" optimize ${enc}/tiny_encoder.opset13.onnx -o ${WORK}/enc_std.onnx --optimize extended)
 expect(0 "Erf +1.*Softmax +1" inspect ${WORK}/enc_std.onnx)  # written back as standard ONNX

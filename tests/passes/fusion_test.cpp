@@ -174,6 +174,96 @@ TEST_CASE("fuse_layer_norm leaves a normalization whose mean is also read elsewh
   CHECK(count(g, "ReduceMean") == 2);
 }
 
+TEST_CASE("fuse_add_layer_norm: post-LN (sum read once) and pre-LN (sum read again); export restores Add + LN",
+          "[passes][layer_norm]") {
+  // post-LN: y = LN(relu(x) + x); pre-LN: h = tanh(x) + x, y = LN(h) + h (the sum has a second reader).
+  computation_graph g;
+  const auto x = g.add_input("x", dtype::f32, {"batch", 5, 48});
+  const auto gamma = constant(g, "gamma", random_tensor({48}, 1, 0.5f, 1.5f));
+  const auto beta = constant(g, "beta", random_tensor({48}, 2));
+  const auto post = op(g, ops::layer_norm{-1, 1e-5f, 1}, {op(g, ops::add{}, {op(g, ops::relu{}, {x}), x}), gamma, beta});
+  g.mark_output(post);
+  const auto h = op(g, ops::add{}, {op(g, ops::tanh{}, {x}), x});
+  const auto pre = op(g, ops::add{}, {op(g, ops::layer_norm{-1, 1e-6f, 1}, {h, gamma}), h});
+  g.mark_output(pre);
+  validate(g);
+  const auto ref = g;
+  const named_tensors feeds{{"x", random_tensor({3, 5, 48}, 3, -3.0f, 4.0f)}};
+  CHECK(passes::fuse_add_layer_norm(g).changes == 2);
+  CHECK(count(g, "AddLayerNormalization") == 2);
+  CHECK(count(g, "LayerNormalization") == 0);
+  CHECK(count(g, "Add") == 1);  // the pre-LN block's second residual
+  std::size_t two_outputs = 0;
+  for (auto n : g.nodes())
+    if (g.op_as<ops::add_layer_norm>(n)) two_outputs += g.outputs(n).size() == 2 ? 1 : 0;
+  CHECK(two_outputs == 1);
+  validate(g);
+  CHECK(relative_error(ref, g, feeds) <= tol);
+  // Export: standard Add + LayerNormalization again (decomposed further below opset 17).
+  auto exported = g;
+  CHECK(passes::decompose_for_export(exported).changes == 2);
+  CHECK(count(exported, "AddLayerNormalization") == 0);
+  CHECK(count(exported, "LayerNormalization") == 2);
+  CHECK(relative_error(ref, exported, feeds) <= tol);
+  // The whole extended pipeline fuses it too.
+  auto opt = ref;
+  opt |= passes::optimize(passes::level::extended);
+  CHECK(count(opt, "AddLayerNormalization") == 2);
+}
+
+TEST_CASE("fuse_add_layer_norm leaves a bias Add, a broadcasting Add and unknown shapes alone", "[passes][layer_norm]") {
+  computation_graph g;
+  const auto x = g.add_input("x", dtype::f32, {"batch", 16});
+  const auto row = g.add_input("row", dtype::f32, {1, 16});
+  const auto u = g.add_input("u", dtype::f32, symbolic_shape{dim{}, 16});
+  const auto gamma = constant(g, "gamma", random_tensor({16}, 1));
+  g.mark_output(op(g, ops::layer_norm{}, {op(g, ops::add{}, {x, constant(g, "bias", random_tensor({16}, 2))}), gamma}));
+  g.mark_output(op(g, ops::layer_norm{}, {op(g, ops::add{}, {x, row}), gamma}));
+  g.mark_output(op(g, ops::layer_norm{}, {op(g, ops::add{}, {u, u}), gamma}));
+  CHECK(passes::fuse_add_layer_norm(g).changes == 0);
+  CHECK(count(g, "LayerNormalization") == 3);
+}
+
+TEST_CASE("AddLayerNormalization kernel: closed form, threads, bad shapes name the node", "[passes][layer_norm]") {
+  // Rows [1, 2, 3, 4] + [1, 1, 1, 1] -> [2, 3, 4, 5]: mean 3.5, variance 1.25.
+  computation_graph g;
+  const auto a = g.add_input("a", dtype::f32, {2, 4});
+  const auto b = g.add_input("b", dtype::f32, {2, 4});
+  const auto y = g.add_value("y"), sum = g.add_value("sum");
+  g.add_node(ops::add_layer_norm{-1, 0.0f}, {a, b, constant(g, "gamma", dynamic_tensor::from<float>({4}, {1, 1, 2, 2})),
+                                             constant(g, "beta", dynamic_tensor::from<float>({4}, {0, 0, 0, 1}))},
+             {y, sum}, "aln");
+  g.mark_output(y);
+  g.mark_output(sum);
+  validate(g);
+  session s{g};
+  const auto r = s.run({{"a", dynamic_tensor::from<float>({2, 4}, {1, 2, 3, 4, 0, 0, 0, 0})},
+                        {"b", dynamic_tensor::from<float>({2, 4}, {1, 1, 1, 1, -1, 1, -1, 1})}});
+  const double sd = std::sqrt(1.25);
+  const double want[8] = {-1.5 / sd, -0.5 / sd, 2 * 0.5 / sd, 2 * 1.5 / sd + 1, -1, 1, -2, 3};
+  const auto yv = r["y"].span<float>();
+  for (int i = 0; i < 8; ++i) CHECK(yv[i] == Approx(want[i]).margin(1e-5));
+  const float want_sum[8] = {2, 3, 4, 5, -1, 1, -1, 1};
+  for (int i = 0; i < 8; ++i) CHECK(r["sum"].span<float>()[i] == want_sum[i]);
+  // Same bytes on 3 threads.
+  session s3{g};
+  s3.set_execution(kernels::execution::threads(3));
+  const named_tensors big{{"a", random_tensor({2, 4}, 5)}, {"b", random_tensor({2, 4}, 6)}};
+  CHECK(s3.run(big)["y"] == s.run(big)["y"]);
+  // Inputs of different shapes: an error naming the node.
+  computation_graph bad;
+  const auto p = bad.add_input("p", dtype::f32, {"n", 4});
+  const auto q = bad.add_input("q", dtype::f32, {"m", 4});
+  bad.mark_output(op(bad, ops::add_layer_norm{}, {p, q, constant(bad, "gamma", random_tensor({4}, 1))}));
+  session sb{bad};
+  try {
+    (void)sb.run({{"p", random_tensor({2, 4}, 1)}, {"q", random_tensor({3, 4}, 2)}});
+    FAIL("no error");
+  } catch (const error& e) {
+    CHECK(std::string(e.what()).find("same shape") != std::string::npos);
+  }
+}
+
 TEST_CASE("fuse_gelu: erf form (PyTorch's three orders) and tanh form", "[passes][gelu]") {
   computation_graph g;
   const auto x = g.add_input("x", dtype::f32, {4, 8});

@@ -10,10 +10,20 @@
 #include <bigmodel/passes/optimize.hpp>
 #include <bigmodel/runtime/constant_evaluator.hpp>
 
+#include <random>
+
 using namespace bigmodel;
 using namespace qtest;
 
 namespace {
+
+dynamic_tensor test_random(shape_t s, std::uint32_t seed, float range) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> d(-range, range);
+  std::vector<float> v(static_cast<std::size_t>(element_count(s)));
+  for (auto& e : v) e = d(rng);
+  return dynamic_tensor::from<float>(std::move(s), v);
+}
 
 // x_calib split into batches of `rows`.
 std::vector<named_tensors> calibration_batches(const fixture& f, std::int64_t rows = 50) {
@@ -148,6 +158,52 @@ TEST_CASE("DynamicLinear: the fused op runs kernels::linear_dynamic and matches 
     auto per_row = g;
     (void)quant::fuse_dynamic_linear(per_row, true);
     CHECK(rel_l2(run(per_row, x), f.fp32()) <= rel_l2(standard, f.fp32()) * 1.5);
+  }
+}
+
+TEST_CASE("DynamicLinear absorbs a following Relu / Gelu (erf, tanh): same outputs, saved and reloaded") {
+  // input [6, 40] -> MatMul W1 [40, 56] (+ bias) -> act -> MatMul W2 [56, 10] -> logits; act read only by W2.
+  for (const std::string act : {"relu", "gelu", "gelu_tanh"}) {
+    INFO(act);
+    quant::quant_op_set::variant act_op = ops::relu{};
+    if (act == "gelu") act_op = ops::gelu{"none"};
+    if (act == "gelu_tanh") act_op = ops::gelu{"tanh"};
+    basic_computation_graph<quant::quant_op_set> g;
+    const auto x = g.add_input("input", dtype::f32, {"batch", 40});
+    const auto w1 = g.add_initializer("w1", test_random({40, 56}, 1, 0.3f));
+    const auto b1 = g.add_initializer("b1", test_random({56}, 2, 0.5f));
+    const auto w2 = g.add_initializer("w2", test_random({56, 10}, 3, 0.3f));
+    const auto h = g.add_value("h"), hb = g.add_value("hb"), a = g.add_value("a"), y = g.add_value("logits");
+    g.add_node(ops::matmul{}, {x, w1}, {h}, "mm1");
+    g.add_node(ops::add{}, {h, b1}, {hb}, "bias1");
+    g.add_node(act_op, {hb}, {a}, "act");
+    g.add_node(ops::matmul{}, {a, w2}, {y}, "mm2");
+    g.mark_output(y);
+    validate(g);
+    const auto rep = quant::quantize_dynamic(g);
+    REQUIRE(rep.changes == 2);
+    const auto in = test_random({6, 40}, 4, 2.0f);
+    const auto standard = run(g, in);
+    auto fused = g;
+    REQUIRE(quant::fuse_dynamic_linear(fused) == 2);
+    std::size_t nodes = 0, with_act = 0;
+    for (auto n : fused.nodes()) {
+      ++nodes;
+      if (const auto* dl = fused.op_as<ops::dynamic_linear>(n)) with_act += dl->activation == act ? 1 : 0;
+    }
+    CHECK(nodes == 2);  // two DynamicLinear, the activation inside the first
+    CHECK(with_act == 1);
+    const auto y1 = run(fused, in);
+    // Same quantized arithmetic; only the activation's evaluation differs (epilogue vs the runtime's op).
+    CHECK(rel_l2(y1, standard) < 1e-5);
+    const auto file = temp_dir() / ("dl_" + act + ".onnx");
+    io::save_onnx(fused, file);
+    const auto back = io::load_onnx<quant::quant_op_set>(file);
+    std::size_t back_act = 0;
+    for (auto n : back.nodes())
+      if (const auto* dl = back.op_as<ops::dynamic_linear>(n)) back_act += dl->activation == act ? 1 : 0;
+    CHECK(back_act == 1);
+    CHECK(rel_l2(run(back, in), y1) == 0.0);
   }
 }
 

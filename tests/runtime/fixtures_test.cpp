@@ -8,6 +8,8 @@
 #include <bigmodel/io/onnx_graph.hpp>
 #include <bigmodel/runtime.hpp>
 
+#include "fixture_files.hpp"
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -21,17 +23,8 @@ using namespace bigmodel;
 
 namespace {
 
-fs::path fixtures() {
-  const char* src = std::getenv("BIGMODEL_SOURCE_DIR");
-  return fs::path(src ? src : ".") / "tests" / "fixtures";
-}
-
-dynamic_tensor load_npy(const fs::path& p) {
-  auto a = io::read_npy(p);
-  dynamic_tensor t(a.type, a.shape);
-  if (!a.data.empty()) std::memcpy(t.mutable_data(), a.data.data(), a.data.size());
-  return t;
-}
+using test::fixtures;
+using test::load_npy;
 
 struct fixture_result {
   double max_rel = 0;

@@ -39,7 +39,8 @@ using default_op_set =
            ops::unsqueeze, ops::squeeze, ops::concat, ops::split, ops::slice, ops::cast, ops::constant,
            ops::constant_of_shape, ops::where, ops::equal, ops::less, ops::greater, ops::logical_not, ops::expand,
            ops::identity, ops::dropout, ops::range, ops::reduce_mean, ops::reduce_sum, ops::quantize_linear,
-           ops::dequantize_linear, ops::matmul_integer, ops::dynamic_quantize_linear, ops::gelu, ops::attention>;
+           ops::dequantize_linear, ops::matmul_integer, ops::dynamic_quantize_linear, ops::gelu, ops::attention,
+           ops::add_layer_norm>;
 
 // ONNX type/domain of an op value (opaque ones carry theirs).
 template <class Op>

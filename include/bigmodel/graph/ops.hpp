@@ -318,6 +318,19 @@ struct attention {
   friend bool operator==(const attention&, const attention&) = default;
 };
 
+// Residual add + LayerNormalization in one pass over the rows (what fuse_add_layer_norm makes of
+// Add(a, b) -> LayerNormalization): inputs a, b (same shape), scale, optional bias; outputs y = LN(a + b) and,
+// optionally, the sum a + b itself (pre-LN blocks read it again as their next residual).
+struct add_layer_norm {
+  BIGMODEL_OP_NAME("AddLayerNormalization", "com.bigmodel");
+  std::int64_t axis = -1;
+  float epsilon = 1e-5f;
+  static constexpr auto fields() {
+    return std::tuple{field{"axis", &add_layer_norm::axis}, field{"epsilon", &add_layer_norm::epsilon}};
+  }
+  friend bool operator==(const add_layer_norm&, const add_layer_norm&) = default;
+};
+
 // ---- Anything the importer does not know: kept verbatim ----
 struct opaque {
   std::string domain{};

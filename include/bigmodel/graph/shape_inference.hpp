@@ -174,6 +174,25 @@ inline void infer_op(const layer_norm& op, ctx& c) {
   }
   c.set(0, c.in[0].type, c.in[0].shape);
 }
+inline void infer_op(const add_layer_norm& op, ctx& c) {
+  c.same_type(0, 1);
+  c.same_type(0, 2);
+  std::optional<symbolic_shape> x = c.sh(0) ? c.sh(0) : c.sh(1);
+  if (c.sh(0) && c.sh(1)) {
+    if (c.sh(0)->size() != c.sh(1)->size()) c.fail_shape("AddLayerNormalization inputs have different ranks");
+    for (std::size_t i = 0; i < c.sh(0)->size(); ++i)
+      shape_detail::check_dims((*c.sh(0))[i], (*c.sh(1))[i], "AddLayerNormalization input vs residual", c);
+  }
+  if (x && c.sh(2)) {
+    const auto axis = shape_detail::norm_axis(op.axis, static_cast<std::int64_t>(x->size()), c);
+    const auto& s = *c.sh(2);
+    if (s.size() > x->size() - static_cast<std::size_t>(axis)) c.fail_shape("AddLayerNormalization scale has too many dims");
+    for (std::size_t i = 0; i < s.size(); ++i)
+      shape_detail::check_dims((*x)[x->size() - s.size() + i], s[i], "AddLayerNormalization scale vs input", c);
+  }
+  c.set(0, c.in[0].type, x);
+  c.set(1, c.in[0].type, x);
+}
 inline void infer_op(const batch_norm&, ctx& c) {
   if (c.sh(0) && c.sh(1) && c.sh(0)->size() >= 2 && !c.sh(1)->empty())
     shape_detail::check_dims((*c.sh(0))[1], (*c.sh(1))[0], "BatchNormalization channels vs scale", c);

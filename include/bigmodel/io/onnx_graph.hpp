@@ -455,7 +455,9 @@ template <class OpSet>
     const bool nonstandard = std::visit(
         [&](const auto& op) {
           using Op = std::decay_t<decltype(op)>;
-          if constexpr (std::is_same_v<Op, ops::gelu> || std::is_same_v<Op, ops::attention>) return true;
+          if constexpr (std::is_same_v<Op, ops::gelu> || std::is_same_v<Op, ops::attention> ||
+                        std::is_same_v<Op, ops::add_layer_norm>)
+            return true;
           else if constexpr (std::is_same_v<Op, ops::layer_norm>) return form.decompose_layer_norm && opset < 17;
           else if constexpr (requires { op.act.kind; }) return op.act.kind != ops::activation_kind::none;
           else return false;

@@ -136,9 +136,11 @@ inline void sgemm_run(const sgemm_kernels& ks, std::size_t m, std::size_t n, std
       const bool first = kb == 0, last = kb + 1 == k_blocks;
       for (std::size_t r = r0; r < r1; r += mr) {
         const std::size_t rows = std::min(mr, r1 - r);
-        const sgemm_tile_fn fn = ks.tiles[rows - 1];
+        const sgemm_tile_fn full = ks.tiles[rows - 1];
         for (std::size_t p = p0; p < p1; ++p) {
           const std::size_t col0 = p * nr;
+          const std::size_t width = (std::min(nr, n - col0) * ks.nv + nr - 1) / nr;  // registers with columns
+          const sgemm_tile_fn fn = width < ks.nv ? ks.narrow[width - 1][rows - 1] : full;
           const bool direct = p < bs.direct;
           const sgemm_tile_args args{k == 0 ? a : a + r * lda + k0,  // a may be null when k = 0
                                      lda,

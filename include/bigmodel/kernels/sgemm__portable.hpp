@@ -40,7 +40,7 @@ inline void sgemm_tile(const detail::sgemm_tile_args& t) noexcept {
 
 template <std::size_t... R>
 constexpr detail::sgemm_kernels make_table(std::index_sequence<R...>) noexcept {
-  return {detail::sgemm_family::portable, mr, nr, {&sgemm_tile<R + 1>...}};
+  return {detail::sgemm_family::portable, mr, nr, 1, {&sgemm_tile<R + 1>...}, {}};
 }
 inline constexpr detail::sgemm_kernels sgemm_table = make_table(std::make_index_sequence<mr>{});
 

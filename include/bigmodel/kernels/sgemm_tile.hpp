@@ -26,17 +26,20 @@ struct sgemm_tile_args {
   bool relu;
 };
 
-// tiles[r - 1] handles r rows, r = 1..mr.
+// tiles[r - 1] handles r rows, r = 1..mr, all nr columns; narrow[w - 1][r - 1] only the first w registers of
+// the panel (w * nr / nv columns, w = 1..nv): the last panel of a narrow N (attention's D = 64 is one panel of
+// 48 and 16 columns) then costs its own width, not a whole tile's.
 using sgemm_tile_fn = void (*)(const sgemm_tile_args&) noexcept;
-inline constexpr std::size_t sgemm_max_mr = 16;
+inline constexpr std::size_t sgemm_max_mr = 16, sgemm_max_nv = 4;
 
 // The packed-B format of a kernel family: panels of nr columns. Packed weights record the family.
 enum class sgemm_family : int { portable = 0, avx2 = 1, avx512 = 2 };
 
 struct sgemm_kernels {
   sgemm_family family;
-  std::size_t mr, nr;
+  std::size_t mr, nr, nv;
   std::array<sgemm_tile_fn, sgemm_max_mr> tiles;
+  std::array<std::array<sgemm_tile_fn, sgemm_max_mr>, sgemm_max_nv> narrow;
 };
 
 }  // namespace bigmodel::kernels::detail

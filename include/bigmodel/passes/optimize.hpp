@@ -4,7 +4,7 @@
 //                    identity and dead-node elimination, common subexpressions, BatchNormalization into
 //                    Conv/Gemm, MatMul + Add -> Gemm, Transpose of a constant weight -> Gemm transB.
 //   level::extended  basic, then the fusions into bigmodel's fused ops: LayerNormalization, Gelu,
-//                    Attention, and activations into Gemm/MatMul/Conv.
+//                    Attention, activations into Gemm/MatMul/Conv, residual Add + LayerNormalization.
 //   level::none      nothing.
 // Constant folding evaluates nodes through the evaluator given (passes do not depend on the runtime):
 //   g |= passes::optimize(passes::level::extended, runtime::kernel_evaluator{});
@@ -51,7 +51,7 @@ template <class Evaluator = no_evaluator>
          at_level(chosen, basic, fold_transpose_into_gemm()) | at_level(chosen, basic, fold_batchnorm()) |
          at_level(chosen, extended, fuse_layer_norm()) | at_level(chosen, extended, fuse_gelu()) |
          at_level(chosen, extended, fuse_attention()) | at_level(chosen, extended, fuse_activation()) |
-         at_level(chosen, basic, eliminate_dead_nodes());
+         at_level(chosen, extended, fuse_add_layer_norm()) | at_level(chosen, basic, eliminate_dead_nodes());
 }
 
 }  // namespace bigmodel::passes

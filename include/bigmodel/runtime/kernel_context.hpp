@@ -18,6 +18,62 @@
 
 namespace bigmodel::runtime {
 
+// Buffers of values that are dead for the rest of a run (the session hands them back after their last use),
+// reused for the values computed later: the memory of a run is that of its live values, not of all of them,
+// and from the second run of the same shapes on nothing is allocated. A buffer serves a request of n bytes
+// when it holds n .. 2n (+4 KiB) bytes, the smallest such; buffers unused for a whole run are freed.
+class buffer_pool {
+ public:
+  void give(dynamic_tensor&& t) {
+    if (t.unique() && !t.is_view() && t.capacity() > 0) free_.push_back({std::move(t), run_});
+    t = dynamic_tensor{};  // (a moved-from tensor would still point at the storage)
+  }
+  // Turns `slot` into a buffer of this type and shape from the pool; false when none fits.
+  bool take(dtype type, const shape_t& shape, dynamic_tensor& slot) {
+    const std::size_t need = storage_bytes(type, static_cast<std::size_t>(element_count(shape)));
+    const std::size_t limit = std::max(2 * need, need + 4096);
+    std::size_t best = free_.size();
+    for (std::size_t i = 0; i < free_.size(); ++i) {
+      const std::size_t c = free_[i].buffer.capacity();
+      if (c >= need && c <= limit && (best == free_.size() || c < free_[best].buffer.capacity())) best = i;
+    }
+    if (best == free_.size() || !free_[best].buffer.reuse_as(type, shape)) return false;
+    slot = std::move(free_[best].buffer);
+    free_[best] = std::move(free_.back());
+    free_.pop_back();
+    return true;
+  }
+  // Counts a buffer allocated outside the pool (statistics of the current run).
+  void count_allocation(std::size_t bytes) noexcept {
+    ++allocations_;
+    allocated_bytes_ += bytes;
+  }
+  // Ends a run: frees what the run did not reuse that was already pooled before it.
+  void end_run() {
+    std::erase_if(free_, [&](const entry& e) { return e.since < run_; });
+    ++run_;
+    last_allocations_ = allocations_;
+    last_allocated_bytes_ = allocated_bytes_;
+    allocations_ = allocated_bytes_ = 0;
+  }
+  [[nodiscard]] std::size_t pooled_bytes() const noexcept {
+    std::size_t b = 0;
+    for (const auto& e : free_) b += e.buffer.capacity();
+    return b;
+  }
+  [[nodiscard]] std::size_t last_run_allocations() const noexcept { return last_allocations_; }
+  [[nodiscard]] std::size_t last_run_allocated_bytes() const noexcept { return last_allocated_bytes_; }
+
+ private:
+  struct entry {
+    dynamic_tensor buffer;
+    std::uint64_t since;
+  };
+  std::vector<entry> free_;
+  std::uint64_t run_ = 0;
+  std::size_t allocations_ = 0, allocated_bytes_ = 0, last_allocations_ = 0, last_allocated_bytes_ = 0;
+};
+
 class kernel_context {
  public:
   std::vector<const dynamic_tensor*> inputs;  // nullptr: omitted optional input
@@ -27,6 +83,7 @@ class kernel_context {
   // The session's threading hook (basic_session::set_execution); kernels pass it to the GEMMs and split
   // independent work (attention heads) over it. Empty: everything runs on the calling thread.
   const ::bigmodel::kernels::execution* exec = nullptr;
+  buffer_pool* pool = nullptr;  // the session's recycled buffers (null: always allocate)
 
   [[nodiscard]] const ::bigmodel::kernels::execution& execution() const noexcept {
     static const ::bigmodel::kernels::execution serial{};
@@ -48,14 +105,25 @@ class kernel_context {
   }
   [[nodiscard]] std::size_t output_count() const { return outputs.size(); }
 
-  // A writable output buffer of this type and shape (zeroed only when freshly allocated).
+  // A writable output buffer of this type and shape: the slot's own buffer when it still fits, else one from
+  // the pool, else a new one (zeroed only when freshly allocated: kernels must write every element).
   dynamic_tensor& out(std::size_t i, dtype t, const shape_t& s) {
-    auto& slot = *outputs.at(i);
-    if (!(slot.unique() && slot.type() == t && slot.shape() == s)) slot = dynamic_tensor(t, s);
+    if (!outputs.at(i)) fail("runtime.missing_output", "output " + std::to_string(i) + " is omitted");
+    auto& slot = *outputs[i];
+    if (slot.unique() && slot.type() == t && slot.shape() == s) return slot;
+    if (pool) {
+      pool->give(std::move(slot));
+      if (pool->take(t, s, slot)) return slot;
+    }
+    slot = dynamic_tensor(t, s);
+    if (pool) pool->count_allocation(slot.capacity());
     return slot;
   }
   // The output shares the input's storage (Reshape, Identity...): no copy.
-  void alias(std::size_t i, const dynamic_tensor& t) { *outputs.at(i) = t; }
+  void alias(std::size_t i, const dynamic_tensor& t) {
+    if (!outputs.at(i)) fail("runtime.missing_output", "output " + std::to_string(i) + " is omitted");
+    *outputs[i] = t;
+  }
 
   [[noreturn]] void fail(const std::string& id, const std::string& message) const {
     throw error(id, message, where ? *where : std::string{});

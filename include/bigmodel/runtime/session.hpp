@@ -88,6 +88,7 @@ struct plan {
     std::shared_ptr<const void> prepared;  // from kernels::prepare(op, constant inputs), e.g. packed weights
     // A weight-only quantized MatMul / Gemm (weight_only_linear.hpp): runs this instead of the op.
     std::shared_ptr<const weight_only_linear> weight_only;
+    std::vector<int> release;  // slots whose value is dead after this step (its buffer goes back to the pool)
   };
   struct input_slot {
     std::string name;
@@ -122,7 +123,7 @@ struct plan {
     for (auto n : topological_order(g)) {
       if (std::find(skipped.begin(), skipped.end(), n) != skipped.end()) continue;
       const auto& nd = g.at(n);
-      step s{nd.op, {}, {}, g.describe(n), false, {}, {}};
+      step s{nd.op, {}, {}, g.describe(n), false, {}, {}, {}};
       if (auto it = weight_only.find(n.index); it != weight_only.end()) s.weight_only = it->second;
       std::visit([&](const auto& op) {
         using Op = std::decay_t<decltype(op)>;
@@ -149,6 +150,25 @@ struct plan {
       steps.push_back(std::move(s));
     }
     for (auto v : g.graph_outputs()) outputs.emplace_back(g.name_of(v), slot(v));
+    plan_liveness();
+  }
+
+ private:
+  // Each intermediate value's buffer is handed back right after the last step that reads or writes it.
+  void plan_liveness() {
+    std::vector<char> keep(slot_count, 0);
+    for (const auto& [s, t] : constants) keep[static_cast<std::size_t>(s)] = 1;
+    for (const auto& i : inputs) keep[static_cast<std::size_t>(i.slot)] = 1;
+    for (const auto& [n, s] : outputs) keep[static_cast<std::size_t>(s)] = 1;
+    std::vector<int> last(slot_count, -1);
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      for (int s : steps[i].inputs)
+        if (s >= 0) last[static_cast<std::size_t>(s)] = static_cast<int>(i);
+      for (int s : steps[i].outputs)
+        if (s >= 0) last[static_cast<std::size_t>(s)] = static_cast<int>(i);
+    }
+    for (std::size_t s = 0; s < slot_count; ++s)
+      if (!keep[s] && last[s] >= 0) steps[static_cast<std::size_t>(last[s])].release.push_back(static_cast<int>(s));
   }
 };
 
@@ -212,6 +232,7 @@ class basic_session {
     bind(feeds);
     runtime::kernel_context ctx;
     ctx.exec = &exec_;
+    ctx.pool = &pool_;
     using clock = std::chrono::steady_clock;
     clock::time_point t0;
     std::size_t step_index = 0;
@@ -220,11 +241,12 @@ class basic_session {
       ctx.inputs.clear();
       ctx.outputs.clear();
       for (int s : st.inputs) ctx.inputs.push_back(s < 0 ? nullptr : &slots_[static_cast<std::size_t>(s)]);
-      for (int s : st.outputs) ctx.outputs.push_back(&slots_[static_cast<std::size_t>(s)]);
+      for (int s : st.outputs) ctx.outputs.push_back(s < 0 ? nullptr : &slots_[static_cast<std::size_t>(s)]);
       ctx.where = &st.where;
       ctx.prepared = st.prepared.get();
       if (st.weight_only) st.weight_only->run(ctx);
       else std::visit([&](const auto& op) { dispatch(op, ctx); }, st.op);
+      for (int s : st.release) pool_.give(std::move(slots_[static_cast<std::size_t>(s)]));
       if (profiling_) {
         auto& p = profile_.steps[step_index];
         p.seconds += std::chrono::duration<double>(clock::now() - t0).count();
@@ -240,7 +262,21 @@ class basic_session {
       if (st.aliases)
         for (int s : st.outputs) slots_[static_cast<std::size_t>(s)] = dynamic_tensor{};
     for (const auto& i : plan_->inputs) slots_[static_cast<std::size_t>(i.slot)] = dynamic_tensor{};
+    pool_.end_run();
     return out;
+  }
+
+  // Memory of the last run: buffers it had to allocate (0 from the second run of the same shapes on: the others
+  // came from the pool of dead values), and the bytes the session holds between runs (pool and output slots).
+  [[nodiscard]] std::size_t last_run_allocations() const noexcept { return pool_.last_run_allocations(); }
+  [[nodiscard]] std::size_t last_run_allocated_bytes() const noexcept { return pool_.last_run_allocated_bytes(); }
+  [[nodiscard]] std::size_t buffer_bytes() const noexcept {
+    std::size_t b = pool_.pooled_bytes();
+    std::vector<char> constant(slots_.size(), 0);
+    for (const auto& [s, t] : plan_->constants) constant[static_cast<std::size_t>(s)] = 1;
+    for (std::size_t s = 0; s < slots_.size(); ++s)
+      if (!constant[s]) b += slots_[s].capacity();
+    return b;
   }
   named_tensors run(std::initializer_list<std::pair<std::string, dynamic_tensor>> feeds) {
     return run(named_tensors(feeds));
@@ -282,6 +318,7 @@ class basic_session {
 
   std::shared_ptr<const plan_type> plan_;
   std::vector<dynamic_tensor> slots_;
+  runtime::buffer_pool pool_;
   kernels::execution exec_;
   bool profiling_ = false;
   runtime::profile profile_;

@@ -58,6 +58,7 @@ class dynamic_tensor {
     std::memset(p, 0, alloc);
     storage_ = std::shared_ptr<std::byte>(p, [](std::byte* q) { ::operator delete(q, std::align_val_t{alignment}); });
     data_ = p;
+    capacity_ = alloc;
   }
 
   // Non-owning, read-only view of `data` (e.g. inside a memory map); keep_alive owns what data points into.
@@ -108,6 +109,21 @@ class dynamic_tensor {
   [[nodiscard]] bool is_view() const noexcept { return read_only_; }
   // True when this object is the only owner of its storage (a runtime may then reuse it).
   [[nodiscard]] bool unique() const noexcept { return storage_ && storage_.use_count() == 1; }
+  // Bytes of storage this tensor allocated (0 for views and the empty tensor; copies report the same).
+  [[nodiscard]] std::size_t capacity() const noexcept { return storage_ ? capacity_ : 0; }
+  // Reuses the storage for another dtype and shape when this object is its only owner and it is large enough:
+  // returns true and keeps the old bytes (the contents are unspecified for the new shape). Otherwise returns
+  // false and changes nothing. Runtimes use it to recycle buffers between values.
+  bool reuse_as(dtype type, const shape_t& shape) {
+    if (!unique() || read_only_ || type == dtype::string || type == dtype::undefined) return false;
+    const std::size_t need = storage_bytes(type, static_cast<std::size_t>(element_count(shape)));
+    if (need > capacity_) return false;
+    type_ = type;
+    shape_ = shape;
+    bytes_ = need;
+    keep_alive_.reset();
+    return true;
+  }
   // True when both refer to the same memory (copies alias).
   [[nodiscard]] bool shares_storage_with(const dynamic_tensor& o) const noexcept { return data_ == o.data_; }
 
@@ -186,6 +202,7 @@ class dynamic_tensor {
   dtype type_ = dtype::undefined;
   shape_t shape_;
   std::size_t bytes_ = 0;
+  std::size_t capacity_ = 0;
   std::shared_ptr<std::byte> storage_;
   std::shared_ptr<const void> keep_alive_;
   std::byte* data_ = nullptr;

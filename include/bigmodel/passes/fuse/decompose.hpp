@@ -5,6 +5,7 @@
 //   Attention       -> [Transpose] MatMul, Mul(scale), [Add mask], [Add causal mask], Softmax, MatMul
 //   fused `act`     -> the op, then a Relu/Sigmoid/Tanh/Clip/Gelu node (Gelu then decomposed)
 //   LayerNorm       -> ReduceMean/Sub/Pow/ReduceMean/Add/Sqrt/Div/Mul/Add when the model's opset is < 17
+//   AddLayerNorm    -> Add, LayerNorm (then as above)
 // With {.form = export_form::bigmodel_domain} it changes nothing: the exporter writes the fused ops in the
 // com.bigmodel domain (smaller, faster to load back into bigmodel; other runtimes refuse it).
 // Bad input (an Attention whose head size or causal extents are unknown) throws bigmodel::error naming the node.
@@ -144,6 +145,22 @@ void decompose_layer_norm(basic_computation_graph<OpSet>& g, node_id n, std::int
   else d.finish(ops::identity{}, {scaled}, y);
 }
 
+// AddLayerNormalization -> Add, LayerNormalization (the sum keeps its value when it is an output); returns the
+// LayerNormalization node.
+template <class OpSet>
+node_id decompose_add_layer_norm(basic_computation_graph<OpSet>& g, node_id n) {
+  const auto op = *g.template op_as<ops::add_layer_norm>(n);
+  const auto in = g.inputs(n);
+  const auto out = g.outputs(n);
+  const std::string base = g.at(n).name.empty() ? "add_layer_norm" : g.at(n).name;
+  g.erase_node(n);
+  value_id sum = out.size() > 1 && out[1].valid() ? out[1] : g.add_value(base + "/sum");
+  g.add_node(ops::add{}, {in[0], in[1]}, {sum}, g.unique_node_name(base + "/add"));
+  std::vector<value_id> ln_in{sum, in[2]};
+  if (in.size() > 3 && in[3].valid()) ln_in.push_back(in[3]);
+  return g.add_node(ops::layer_norm{op.axis, op.epsilon, 1}, std::move(ln_in), {out[0]}, g.unique_node_name(base + "/norm"));
+}
+
 // Moves a fused activation out of node n into a node of its own after it.
 template <class OpSet>
 bool unfuse_activation(basic_computation_graph<OpSet>& g, node_id n) {
@@ -197,6 +214,13 @@ struct decompose_for_export_impl {
       else if (g.template op_as<ops::attention>(n)) decompose_attention(g, n), ++r.changes;
       else if (g.template op_as<ops::layer_norm>(n) && cfg.decompose_layer_norm && opset < 17)
         decompose_layer_norm(g, n, opset), ++r.changes;
+      else if constexpr (OpSet::template contains<ops::add_layer_norm>) {
+        if (g.template op_as<ops::add_layer_norm>(n)) {
+          const node_id ln = decompose_add_layer_norm(g, n);
+          ++r.changes;
+          if (cfg.decompose_layer_norm && opset < 17) decompose_layer_norm(g, ln, opset);
+        }
+      }
     }
     return r;
   }

@@ -124,4 +124,69 @@ struct fuse_layer_norm_impl {
 
 inline constexpr pass_fn<detail::fuse_layer_norm_impl> fuse_layer_norm{};
 
+// fuse_add_layer_norm: a residual Add(a, b) read by LayerNormalization becomes AddLayerNormalization(a, b,
+// scale[, bias]) -> y [, a + b]: one pass over the rows instead of two. The sum stays an output when anything
+// else reads it (pre-LN blocks add it again after the next sublayer). Only Adds of two computed tensors whose
+// shapes inference found equal (no broadcast, no constant bias) are fused.
+namespace detail {
+
+[[nodiscard]] inline bool same_static_or_symbolic(const std::optional<symbolic_shape>& a, const std::optional<symbolic_shape>& b) {
+  if (!a || !b || a->size() != b->size()) return false;
+  for (std::size_t i = 0; i < a->size(); ++i) {
+    const auto& x = (*a)[i];
+    if (!x.known() && x.symbol.empty()) return false;  // unknown dims may differ
+    if (!(x == (*b)[i])) return false;
+  }
+  return true;
+}
+
+struct fuse_add_layer_norm_impl {
+  static constexpr std::string_view name = "fuse_add_layer_norm";
+  template <class OpSet>
+    requires(OpSet::template contains<ops::add_layer_norm>)
+  static rewrite_result apply(basic_computation_graph<OpSet>& g, const no_config&) {
+    infer_shapes(g);
+    rewrite_result r;
+    for (auto n : topological_order(g)) {
+      if (!g.alive(n)) continue;
+      const auto* ln = g.template op_as<ops::layer_norm>(n);
+      if (!ln) continue;
+      const auto outs = g.outputs(n);
+      bool extra_outputs = false;
+      for (std::size_t i = 1; i < outs.size(); ++i) extra_outputs = extra_outputs || outs[i].valid();
+      if (extra_outputs) continue;
+      const value_id sum = g.inputs(n)[0];
+      const node_id add = g.producer(sum);
+      if (!add.valid() || !g.template op_as<ops::add>(add)) continue;
+      const value_id a = g.inputs(add)[0], b = g.inputs(add)[1];
+      if (!a.valid() || !b.valid() || constant_of(g, a) || constant_of(g, b)) continue;
+      if (g.at(a).type != dtype::f32 || g.at(b).type != dtype::f32) continue;
+      if (!same_static_or_symbolic(g.at(a).shape, g.at(b).shape)) continue;
+      const bool keep_sum = g.at(sum).is_output || g.uses(sum).size() > 1;
+      std::vector<value_id> in{a, b};
+      for (std::size_t i = 1; i < g.inputs(n).size(); ++i) in.push_back(g.inputs(n)[i]);
+      const ops::add_layer_norm op{ln->axis, ln->epsilon};
+      const value_id y = outs[0];
+      const std::string node_name = g.at(n).name;
+      g.erase_node(n);
+      g.erase_node(add);
+      std::vector<value_id> new_out{y};
+      if (keep_sum) new_out.push_back(sum);
+      else g.erase_value(sum);
+      g.add_node(op, std::move(in), std::move(new_out), g.unique_node_name(node_name.empty() ? "AddLayerNorm" : node_name + "_add"));
+      ++r.changes;
+    }
+    return r;
+  }
+  // Op sets without the fused op: nothing to do.
+  template <class OpSet>
+  static rewrite_result apply(basic_computation_graph<OpSet>&, const no_config&) {
+    return {};
+  }
+};
+
+}  // namespace detail
+
+inline constexpr pass_fn<detail::fuse_add_layer_norm_impl> fuse_add_layer_norm{};
+
 }  // namespace bigmodel::passes

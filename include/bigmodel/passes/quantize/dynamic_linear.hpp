@@ -6,6 +6,8 @@
 //   DynamicQuantizeLinear(A) -> MatMulInteger(., W_q s8, ., zeros) -> Cast<f32> -> Mul(., A_scale * W_scale) [-> Add(bias)]
 //     ==>  DynamicLinear(A, W_q [K, N], W_scale [N] or scalar [, bias [N]])
 //
+// A Relu or Gelu (erf or tanh form) reading only the result joins the op as its `activation`.
+//
 // Same arithmetic: activations per tensor, u8, over [min(A, 0), max(A, 0)], symmetric s8 weights. The op
 // keeps the weights packed for the kernel (packed once by the pass, shared by sessions and copies).
 //
@@ -92,15 +94,30 @@ std::size_t fuse_dynamic_linear(basic_computation_graph<OpSet>& g, bool per_row 
     }
     if (!bias.valid()) add = node_id{};
     const value_id result = add.valid() ? g.outputs(add)[0] : out;
-    ops::dynamic_linear op{per_row ? 1 : 0, std::make_shared<const kernels::packed_weights>(kernels::pack_weights(
+    ops::dynamic_linear op{per_row ? 1 : 0, {}, std::make_shared<const kernels::packed_weights>(kernels::pack_weights(
                                                 wq->template span<std::int8_t>().data(), static_cast<std::size_t>(wq->dim(0)),
                                                 static_cast<std::size_t>(n), static_cast<std::size_t>(n), kernels::weight_layout::k_by_n))};
     std::vector<value_id> new_in{g.inputs(dql)[0], ins[1], w_scale};
     if (bias.valid()) new_in.push_back(bias);
     const std::string name = g.at(mmi).name + "_DynamicLinear";
     const node_id last = add.valid() ? add : mul;
+    // A Relu or Gelu that is the sole reader of the result runs inside the op (the GEMM's epilogue).
+    value_id final_out = result;
+    const node_id act = detail::only_consumer(g, result);
+    if (act.valid() && g.inputs(act)[0] == result) {
+      if (g.template op_as<ops::relu>(act)) op.activation = "relu";
+      if (const auto* ge = g.template op_as<ops::gelu>(act)) {
+        if (ge->approximate == "none") op.activation = "gelu";
+        if (ge->approximate == "tanh") op.activation = "gelu_tanh";
+      }
+      if (!op.activation.empty()) final_out = g.outputs(act)[0];
+    }
     g.erase_node(last);
-    g.add_node(op, new_in, {result}, g.unique_node_name(name));
+    if (!op.activation.empty()) {
+      g.erase_node(act);
+      g.erase_value(result);
+    }
+    g.add_node(op, new_in, {final_out}, g.unique_node_name(name));
     for (const node_id dead : {mul, cast, mmi, smul, dql}) detail::erase_dead(g, dead);
     ++fused;
   }

@@ -92,8 +92,10 @@ inline void run(const ops::attention& op, kernel_context& c) {
   c.parallel_for(static_cast<std::size_t>(a.heads), [&](std::size_t hi) {
     const auto h = static_cast<std::int64_t>(hi);
     const std::int64_t rb = std::min(a.t, attention_row_block);
-    std::vector<float> tile(static_cast<std::size_t>(rb * a.s));
-    std::vector<float> mask_row(mask && !mask_f32 ? static_cast<std::size_t>(a.s) : 0);
+    // Per-thread scratch, grown once: no allocation per head or per run.
+    thread_local std::vector<float> tile, mask_row;
+    if (tile.size() < static_cast<std::size_t>(rb * a.s)) tile.resize(static_cast<std::size_t>(rb * a.s));
+    if (mask && !mask_f32 && mask_row.size() < static_cast<std::size_t>(a.s)) mask_row.resize(static_cast<std::size_t>(a.s));
     std::int64_t mask_base = 0;
     if (mask) {
       std::int64_t rem = h;
