@@ -30,9 +30,8 @@ namespace bigmodel::kernels::avx512vnni {
 // Rows x (Panels * 16) s32 accumulators live in zmm registers for the whole K loop.
 template <int Rows, int Panels>
 struct qu8s8_gemm_tile__avx512vnni {
-  static void run(const std::uint8_t* a, const std::int8_t* b, std::size_t panel_bytes,
-                  std::size_t k_groups, std::int32_t* tile, std::size_t ldt) noexcept {
-    __m512i acc[Rows][Panels];
+  [[gnu::always_inline]] static inline void accumulate(const std::uint8_t* a, const std::int8_t* b, std::size_t panel_bytes,
+                                                       std::size_t k_groups, __m512i (&acc)[Rows][Panels]) noexcept {
 #pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r)
 #pragma GCC unroll 4
@@ -50,11 +49,30 @@ struct qu8s8_gemm_tile__avx512vnni {
         for (int p = 0; p < Panels; ++p) acc[r][p] = _mm512_dpbusd_epi32(acc[r][p], x, w[p]);
       }
     }
+  }
+
+  static void run(const std::uint8_t* a, const std::int8_t* b, std::size_t panel_bytes,
+                  std::size_t k_groups, std::int32_t* tile, std::size_t ldt) noexcept {
+    __m512i acc[Rows][Panels];
+    accumulate(a, b, panel_bytes, k_groups, acc);
 #pragma GCC unroll 8
     for (int r = 0; r < Rows; ++r)
 #pragma GCC unroll 4
       for (int p = 0; p < Panels; ++p)
         _mm512_storeu_si512(tile + static_cast<std::size_t>(r) * ldt + static_cast<std::size_t>(p) * 16, acc[r][p]);
+  }
+
+  // The same tile with the f32 epilogue applied to the accumulator registers and C written directly.
+  static void run_f32(const std::uint8_t* a, const std::int8_t* b, std::size_t panel_bytes, std::size_t k_groups,
+                      const detail::resolved_epilogue& e, std::size_t m0, std::size_t n0, std::size_t count, float* c,
+                      std::size_t ldc) noexcept {
+    __m512i acc[Rows][Panels];
+    accumulate(a, b, panel_bytes, k_groups, acc);
+    switch (e.act) {
+      case activation::relu: avx512::store_registers_f32<activation::relu>(e, m0, n0, count, acc, c, ldc); break;
+      case activation::gelu: avx512::store_registers_f32<activation::gelu>(e, m0, n0, count, acc, c, ldc); break;
+      case activation::none: avx512::store_registers_f32<activation::none>(e, m0, n0, count, acc, c, ldc); break;
+    }
   }
 };
 
@@ -69,7 +87,8 @@ struct qu8s8_gemm_tile__avx512vnni {
 
 namespace bigmodel::kernels::avx512vnni {
 [[nodiscard]] inline const detail::isa_kernels& kernels() noexcept {
-  static constexpr detail::isa_kernels k{detail::make_tile_table<qu8s8_gemm_tile__avx512vnni>(), &avx512::store_tile};
+  static constexpr detail::isa_kernels k{detail::make_tile_table<qu8s8_gemm_tile__avx512vnni>(), &avx512::store_tile,
+                                          detail::make_fused_f32_table<qu8s8_gemm_tile__avx512vnni>()};
   return k;
 }
 }  // namespace bigmodel::kernels::avx512vnni
