@@ -32,10 +32,15 @@ using fused_f32_fn = void (*)(const std::uint8_t* a, const std::int8_t* b, std::
 using tile_table = std::array<std::array<tile_fn, max_tile_panels>, max_tile_rows>;
 using fused_f32_table = std::array<std::array<fused_f32_fn, max_tile_panels>, max_tile_rows>;
 
+// Packs 8 rows of A (rows lda apart) for an 8-row tile, chunks x 64 bytes of each row, to [chunks * 16][8][4].
+using pack_a_rows8_fn = void (*)(const std::uint8_t* src, std::size_t lda, std::size_t chunks, bool flip_sign,
+                                 std::uint8_t* dst) noexcept;
+
 struct isa_kernels {
   tile_table tiles{};  // [rows - 1][panels - 1]
   store_fn store = nullptr;
   fused_f32_table fused_f32{};  // optional (all null): f32 output then goes through tiles + store
+  pack_a_rows8_fn pack_a_rows8 = nullptr;  // optional: whole 64-byte steps of 8-row tiles (else the scalar pack_a)
 };
 
 // Instantiates Tile<Rows, Panels>::run for every shape.
