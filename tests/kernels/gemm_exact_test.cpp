@@ -99,7 +99,10 @@ TEST_CASE("qu8s8 gemm: s32 bit-exact, all ISAs, sampled large sizes", "[kernels]
   cases.push_back(make_case(1, 1000, 1000, 2));
   cases.push_back(make_case(129, 1000, 7, 3));
   cases.push_back(make_case(255, 127, 129, 4));
-  std::size_t index = 5;
+  // 8-row tiles with several 64-byte steps of A (the SIMD A packing) plus a K tail, s8 and u8.
+  cases.push_back(make_case(40, 33, 200, 5));
+  cases.push_back(make_case(24, 20, 129, 6));
+  std::size_t index = 7;
   while (cases.size() < samples) {
     const std::size_t m = sizes[static_cast<std::size_t>(uniform(0, static_cast<int>(sizes.size()) - 1))];
     const std::size_t n = sizes[static_cast<std::size_t>(uniform(0, static_cast<int>(sizes.size()) - 1))];

@@ -96,6 +96,48 @@ inline void store_row(const detail::resolved_epilogue& e, std::size_t m, std::si
   }
 }
 
+// The f32 epilogue of store_row, evaluated on a Rows x (Panels * 16) tile of accumulators still in registers
+// (called, inlined, from the end of a register-tile kernel). Same operations in the same order as store_row,
+// so both give the same results. count > (Panels - 1) * 16: only the last panel may be partial.
+template <activation Act, int Rows, int Panels>
+[[gnu::always_inline]] inline void store_registers_f32(const detail::resolved_epilogue& e, std::size_t m0, std::size_t n0,
+                                                      std::size_t count, const __m512i (&acc)[Rows][Panels], float* c,
+                                                      std::size_t ldc) noexcept {
+  const std::size_t left = count - static_cast<std::size_t>(Panels - 1) * 16;
+  const __mmask16 last = left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1u);
+  __m512i colsum[Panels];
+  __m512 ws[Panels], bias[Panels];
+  const bool has_bias = e.bias != nullptr;
+#pragma GCC unroll 4
+  for (int p = 0; p < Panels; ++p) {
+    const __mmask16 k = p == Panels - 1 ? last : static_cast<__mmask16>(0xFFFF);
+    const std::size_t j = n0 + static_cast<std::size_t>(p) * 16;
+    colsum[p] = _mm512_loadu_si512(e.colsum + j);  // padded to whole panels
+    ws[p] = e.w_scale == nullptr ? _mm512_set1_ps(1.0f)
+            : e.per_channel     ? _mm512_maskz_loadu_ps(k, e.w_scale + j)
+                                : _mm512_set1_ps(e.w_scale[0]);
+    bias[p] = has_bias ? _mm512_maskz_loadu_ps(k, e.bias + j) : _mm512_setzero_ps();
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r) {
+    const std::size_t m = m0 + static_cast<std::size_t>(r);
+    const std::int32_t zp = e.row_zp(m);
+    const __m512i vzp = _mm512_set1_epi32(zp);
+    const __m512 a_scale = _mm512_set1_ps(e.row_a_scale(m));
+    float* row = c + static_cast<std::size_t>(r) * ldc;
+#pragma GCC unroll 4
+    for (int p = 0; p < Panels; ++p) {
+      const __m512i corr = zp != 0 ? _mm512_sub_epi32(acc[r][p], _mm512_mullo_epi32(vzp, colsum[p])) : acc[r][p];
+      __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(corr), _mm512_mul_ps(a_scale, ws[p]));
+      if (has_bias) v = _mm512_add_ps(v, bias[p]);
+      if constexpr (Act == activation::relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
+      else if constexpr (Act == activation::gelu) v = gelu_ps(v);
+      if (p == Panels - 1 && last != 0xFFFF) _mm512_mask_storeu_ps(row + p * 16, last, v);
+      else _mm512_storeu_ps(row + p * 16, v);
+    }
+  }
+}
+
 inline void store_tile(const detail::resolved_epilogue& e, std::size_t m0, std::size_t rows, std::size_t n0,
                        std::size_t count, const std::int32_t* acc, std::size_t ldt, std::byte* c,
                        std::size_t ldc_bytes) noexcept {

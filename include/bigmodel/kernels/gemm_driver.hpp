@@ -67,16 +67,24 @@ inline aligned_buffer& a_scratch() noexcept {
 // A is always repacked, once per call: rows grouped by register tile and interleaved 4 bytes at a time
 // ([k_groups][rows][4] per tile), so a tile reads one contiguous stream instead of `rows` streams lda apart
 // (which alias in L1 when lda is a multiple of 4 KiB). s8 becomes u8 + 128 on the way; K is zero-padded.
+// pack8 (optional) packs whole 64-byte steps of 8-row tiles with SIMD; the scalar loop does the rest.
 inline void pack_a(const std::uint8_t* src, std::size_t lda, std::size_t m, std::size_t k, std::size_t kp,
-                   std::size_t rows_per_tile, bool flip_sign, std::uint8_t* dst) noexcept {
+                   std::size_t rows_per_tile, bool flip_sign, std::uint8_t* dst, pack_a_rows8_fn pack8 = nullptr) noexcept {
   const std::uint32_t flip4 = flip_sign ? 0x80808080u : 0u;  // s8 -> u8 + 128 is a flip of the top bit
   const std::size_t full = k / k_group, rest = k % k_group;
+  constexpr std::size_t groups_per_chunk = 64 / k_group;
   for (std::size_t r0 = 0; r0 < m; r0 += rows_per_tile) {
     const std::size_t rows = std::min(rows_per_tile, m - r0), step = rows * k_group;
+    std::size_t g0 = 0;
+    if (rows == 8 && pack8 != nullptr) {
+      const std::size_t chunks = full / groups_per_chunk;
+      pack8(src + r0 * lda, lda, chunks, flip_sign, dst + r0 * kp);
+      g0 = chunks * groups_per_chunk;
+    }
     for (std::size_t i = 0; i < rows; ++i) {
       const std::uint8_t* s = src + (r0 + i) * lda;
       std::uint8_t* d = dst + r0 * kp + i * k_group;
-      for (std::size_t g = 0; g < full; ++g) {
+      for (std::size_t g = g0; g < full; ++g) {
         std::uint32_t v;
         std::memcpy(&v, s + g * k_group, 4);
         v ^= flip4;
@@ -91,7 +99,7 @@ inline void pack_a(const std::uint8_t* src, std::size_t lda, std::size_t m, std:
   }
 }
 
-[[nodiscard]] inline bool prepare_a(const gemm_args& x, gemm_plan& plan) noexcept {
+[[nodiscard]] inline bool prepare_a(const isa_kernels& ks, const gemm_args& x, gemm_plan& plan) noexcept {
   const std::size_t kp = x.b->k_padded();
   aligned_buffer& buf = a_scratch();
   try {
@@ -100,7 +108,7 @@ inline void pack_a(const std::uint8_t* src, std::size_t lda, std::size_t m, std:
     return false;
   }
   auto* dst = reinterpret_cast<std::uint8_t*>(buf.data());
-  pack_a(static_cast<const std::uint8_t*>(x.a), x.lda, x.m, x.b->k(), kp, plan.rows_per_tile, x.a_signed, dst);
+  pack_a(static_cast<const std::uint8_t*>(x.a), x.lda, x.m, x.b->k(), kp, plan.rows_per_tile, x.a_signed, dst, ks.pack_a_rows8);
   plan.a = dst;
   plan.lda = kp;
   return true;
@@ -136,6 +144,7 @@ inline void run_block(const isa_kernels& ks, const gemm_plan& plan, const gemm_a
   auto* c = static_cast<std::byte*>(x.c);
   alignas(64) std::int32_t tile[max_tile_rows * max_tile_panels * 16];
   const bool direct = e.out == out_type::s32 && e.row_zero_point == nullptr && e.zero_point == 0;
+  const fused_f32_table* fused = e.out == out_type::f32 && ks.fused_f32[0][0] != nullptr ? &ks.fused_f32 : nullptr;
   for (std::size_t p = p_begin; p < p_end; p += plan.panels_per_tile) {
     const std::size_t panels = std::min(plan.panels_per_tile, p_end - p);
     const std::size_t n0 = p * nr, count = std::min(panels * nr, n - n0), ldt = panels * nr;
@@ -144,6 +153,11 @@ inline void run_block(const isa_kernels& ks, const gemm_plan& plan, const gemm_a
       const std::size_t rows = std::min(plan.rows_per_tile, r_end - r);
       row_of_kernels = ks.tiles[rows - 1].data();
       std::byte* c_tile = c + r * ldc_bytes + n0 * c_size;
+      if (fused) {  // f32: the epilogue runs on the accumulator registers, C written directly
+        (*fused)[rows - 1][panels - 1](plan.a + r * plan.lda, b.data() + p * b.panel_bytes(), b.panel_bytes(), k_groups, e,
+                                    r, n0, count, reinterpret_cast<float*>(c_tile), x.ldc);
+        continue;
+      }
       if (direct && count == ldt) {  // raw s32 with nothing to correct: the tile kernel writes C itself
         row_of_kernels[panels - 1](plan.a + r * plan.lda, b.data() + p * b.panel_bytes(), b.panel_bytes(), k_groups,
                                    reinterpret_cast<std::int32_t*>(c_tile), x.ldc);
@@ -161,7 +175,7 @@ inline void run_block(const isa_kernels& ks, const gemm_plan& plan, const gemm_a
                                         const execution& ex) noexcept {
   if (x.m == 0) return status::ok;
   gemm_plan plan = make_plan(cfg, x.m, x.b->k_padded(), x.b->panels());
-  if (!prepare_a(x, plan)) return status::execution_failed;
+  if (!prepare_a(ks, x, plan)) return status::execution_failed;
   const resolved_epilogue e = resolve(x);
   const std::size_t tasks = plan.row_blocks * plan.panel_blocks;
   if (!ex.parallel_for || tasks == 1) {
