@@ -194,7 +194,7 @@ struct weight_only_options {
     const std::size_t q_end = std::min(quads, (t + 1) * quads_per_task);
     for (std::size_t q = t * quads_per_task; q < q_end; ++q)
       for (std::size_t row0 = 0; row0 < rows; row0 += ks.max_rows) {
-        const std::size_t tile = std::min(ks.max_rows, rows - row0), step = detail::wo_panels_for(tile, ks.wide);
+        const std::size_t tile = std::min(ks.max_rows, rows - row0), step = w.int4() ? ks.int4_panels[tile - 1] : ks.int8_panels[tile - 1];
         const detail::wo_tile_fn fn = w.int4() ? ks.int4[tile - 1] : ks.int8[tile - 1];
         for (std::size_t p = q * quad; p < (q + 1) * quad; p += step) fn(pr, row0, p);
       }
