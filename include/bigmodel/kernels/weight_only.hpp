@@ -12,7 +12,9 @@
 // weight to f32 costs an unpack, a convert and an FMA per 16 weights; instead x is quantized once per call
 // to s8, symmetric, per row and chunk of at most 128 k inside a weight group (scale_x = max|x| / 127), and the
 // kernel runs integer dot products on the codes: vpdpbusd (AVX-512 VNNI) takes 64 u8 codes x s8 x per
-// instruction, so an int4 block needs a mask, a shift and two vpdpbusd per 128 weights. Per chunk:
+// instruction, so 64 bytes of int4 (128 weights) need two masks (the high nibbles stay in place, x16, undone
+// once per chunk) and two vpdpbusd per row; VNNI tiles of 2-8 rows (weight_only__tile.inc) shift the high nibbles
+// down instead and keep one s32 accumulator per row and panel, so each broadcast of x feeds 2-4 panels. Per chunk:
 //   y += scale_w * scale_x * (sum_k u * xq - z * sum_k xq)    (u: code, z: zero offset; W = (u - z) * scale_w)
 // The bracket is an exact integer below 2^24 (so exact in f32); the f32 work is a few FMAs per chunk.
 //
@@ -194,7 +196,7 @@ struct weight_only_options {
     const std::size_t q_end = std::min(quads, (t + 1) * quads_per_task);
     for (std::size_t q = t * quads_per_task; q < q_end; ++q)
       for (std::size_t row0 = 0; row0 < rows; row0 += ks.max_rows) {
-        const std::size_t tile = std::min(ks.max_rows, rows - row0), step = detail::wo_panels_for(tile, ks.wide);
+        const std::size_t tile = std::min(ks.max_rows, rows - row0), step = w.int4() ? ks.int4_panels[tile - 1] : ks.int8_panels[tile - 1];
         const detail::wo_tile_fn fn = w.int4() ? ks.int4[tile - 1] : ks.int8[tile - 1];
         for (std::size_t p = q * quad; p < (q + 1) * quad; p += step) fn(pr, row0, p);
       }

@@ -80,7 +80,13 @@ BIGMODEL_WO_AVX512_VEC(false)
 #endif
 
 namespace bigmodel::kernels::avx512vnni {
-#define BIGMODEL_WO_DPBUSD(acc, w, x) _mm512_dpbusd_epi32(acc, w, x)
+// vpdpbusd through inline asm: for _mm512_dpbusd_epi32 GCC 12 copies every accumulator to a fresh register
+// and back (two vmovdqa per dot product in the int4 tile, plus spills); the asm ties acc to its register.
+inline __m512i wo_dpbusd(__m512i acc, __m512i w, __m512i x) noexcept {
+  __asm__("vpdpbusd {%2, %1, %0|%0, %1, %2}" : "+v"(acc) : "v"(w), "v"(x));
+  return acc;
+}
+#define BIGMODEL_WO_DPBUSD(acc, w, x) wo_dpbusd(acc, w, x)
 BIGMODEL_WO_AVX512_VEC(true)
 #undef BIGMODEL_WO_DPBUSD
 #include "weight_only__tile.inc"

@@ -234,12 +234,16 @@ struct wo_problem {
   std::size_t ldy;
 };
 
-// A tile: rows [row0, row0 + Rows) x panels [panel0, panel0 + Panels); Panels = wo_panels_for(Rows, wide).
+// A tile: rows [row0, row0 + Rows) x panels [panel0, panel0 + Panels); Panels = wo_panels_for(Rows, wide, merged).
 using wo_tile_fn = void (*)(const wo_problem&, std::size_t row0, std::size_t panel0) noexcept;
 inline constexpr std::size_t wo_max_rows = 8;
-// Panels per tile: each (row, panel) holds two s32 and one f32 accumulator; with 32 vector registers (wide)
-// tiles of 3 or 4 rows still take two panels, sharing each broadcast of x between them.
-[[nodiscard]] constexpr std::size_t wo_panels_for(std::size_t rows, bool wide) noexcept {
+// Panels per tile (1, 2 or 4: a tile never crosses a group of 4 panels). Each (row, panel) holds one f32
+// and two s32 accumulators (k0..3 and k4..7 halves), or one s32 when the tile merges the halves (merged:
+// VNNI with 32 registers and at least 2 rows, see weight_only__tile.inc). With 32 vector registers (wide)
+// tiles of 3 or 4 rows still take two panels, and merged ones 4 panels up to 4 rows, 2 up to 8: every
+// broadcast of x then feeds 2 to 4 panels.
+[[nodiscard]] constexpr std::size_t wo_panels_for(std::size_t rows, bool wide, bool merged = false) noexcept {
+  if (merged) return rows <= 4 ? 4 : 2;
   return rows == 1 ? 4 : rows == 2 || (wide && rows <= 4) ? 2 : 1;
 }
 
@@ -248,6 +252,8 @@ struct wo_kernels {
   bool wide;             // 32 vector registers (see wo_panels_for)
   wo_tile_fn int4[wo_max_rows];
   wo_tile_fn int8[wo_max_rows];
+  std::size_t int4_panels[wo_max_rows];  // panels per tile of int4[i] / int8[i]
+  std::size_t int8_panels[wo_max_rows];
 };
 
 }  // namespace detail
