@@ -59,12 +59,12 @@ command -v taskset >/dev/null || die "taskset not found (package util-linux)"
 "$PY" -c 'import numpy' 2>/dev/null || die "$PY cannot import numpy (apt-get install python3-numpy)"
 "$PY" -c 'import onnx' 2>/dev/null || die "$PY cannot import onnx (apt-get install python3-onnx)"
 [[ -d "$HERE/node_modules/onnxruntime-node" ]] || die "onnxruntime-node is not installed: cd benchmarks/ort && npm install --ignore-scripts onnxruntime-node"
-for f in run_ort.js compare_npy.py quantize_like_ort.py; do [[ -f "$HERE/$f" ]] || die "missing $HERE/$f"; done
+for f in run_ort.js compare_npy.py quantize_like_ort.py perplexity.py; do [[ -f "$HERE/$f" ]] || die "missing $HERE/$f"; done
 taskset -c "$CPU" true 2>/dev/null || die "cannot pin to CPU $CPU (set CPU=<core>)"
 
 if [[ ! -d "$BENCH_DIR" ]]; then
   echo "bench_e2e.sh: benchmark model directory '$BENCH_DIR' not found. Make it with:" >&2
-  echo "  /usr/bin/python3 $ROOT/tests/fixtures/make_bench_models.py $BENCH_DIR      # ~1 min, ~150 MB" >&2
+  echo "  /usr/bin/python3 $ROOT/tests/fixtures/make_bench_models.py $BENCH_DIR      # a few min (trains the small LM), ~180 MB" >&2
   exit 2
 fi
 MLP_DIR="$ROOT/tests/fixtures/digits_mlp"
@@ -157,6 +157,11 @@ measure() {
     # one run_ort.js call times the runs and writes the outputs (of the last run)
     R_MS="$(ort_bench "$model" "$@" --output-dir "$od")"
     if [[ "$R_MS" == error ]]; then note_failure "$name (run_ort.js)"; rm -rf "$od"; return; fi
+  fi
+  if [[ -n "${KEEP_OUT:-}" ]]; then  # caller wants the output file (LM perplexity)
+    local first
+    first="$(find "$od" -maxdepth 1 -name '*.npy' | sort | head -n 1)"
+    [[ -n "$first" ]] && cp "$first" "$KEEP_OUT"
   fi
   local c
   c="$(compare "$ref" "$od" "$labels")"
@@ -258,6 +263,72 @@ for opset in "${OPSETS[@]}"; do
   done
 done
 
+# ---- small LM ----------------------------------------------------------------------------------------------------
+# lm.opset17.onnx from tests/fixtures/make_bench_lm.py (byte-level, 4 blocks, d_model 256): input_ids int64, logits.
+# Besides speed and rel. L2, the held-out next-byte cross-entropy (bits per byte, perplexity) of each variant's logits.
+LM_TABLE="$TMP/lm.md"
+{
+  echo "| model | tokens | variant | median ms | rel. L2 vs PyTorch fp32 | bits/byte (perplexity) | ORT int8 ms / ours int8-dynamic ms | ORT fp32 ms / ours fp32 ms |"
+  echo "|---|---|---|---:|---:|---:|---:|---:|"
+} >"$LM_TABLE"
+ppl() {  # ppl IDS LOGITS -> "b.bbb (p.pp)" or "error"
+  if [[ -f "$2" ]] && "$PY" "$HERE/perplexity.py" "$1" "$2" --json >"$LOGF" 2>&1; then
+    "$PY" -c 'import json,sys
+d=json.loads([l for l in open(sys.argv[1]) if l.startswith("{")][-1])
+print("%.3f (%.2f)" % (d["bits_per_token"], d["perplexity"]))' "$LOGF"
+  else
+    echo error
+  fi
+}
+LM_DONE=""
+for opset in "${OPSETS[@]}"; do
+  m=lm
+  src="$BENCH_DIR/$m.opset$opset.onnx"
+  ortq="$BENCH_DIR/$m.opset$opset.ort_int8.onnx"
+  if [[ ! -f "$src" || ! -f "$ortq" ]]; then
+    FAILURES+=("$m opset $opset: $src or $ortq missing (re-run make_bench_models.py)"); continue
+  fi
+  LM_DONE=1
+  declare -A FILE=()
+  FILE[fp32]="$TMP/$m.$opset.fp32.onnx"
+  optimize_model "$src" "${FILE[fp32]}" --optimize extended --keep-fused || { note_failure "$m opset$opset optimize fp32"; FILE[fp32]=error; }
+  FILE[dyn]="$TMP/$m.$opset.int8dyn.onnx"
+  optimize_model "$src" "${FILE[dyn]}" --optimize extended --keep-fused --quantize int8-dynamic || { note_failure "$m opset$opset optimize int8-dynamic"; FILE[dyn]=error; }
+  FILE[static]="$TMP/$m.$opset.int8static.onnx"
+  optimize_model "$src" "${FILE[static]}" --optimize extended --keep-fused --quantize int8-static --calibration "input_ids=$BENCH_DIR/$m.1x128.input_ids.npy" || { note_failure "$m opset$opset optimize int8-static"; FILE[static]=error; }
+  FILE[ortq]="$TMP/$m.$opset.ort_int8.opt.onnx"
+  optimize_model "$ortq" "${FILE[ortq]}" --optimize extended --keep-fused || { note_failure "$m opset$opset optimize ORT int8 file"; FILE[ortq]=error; }
+  for b in 1 8; do
+    ids="$BENCH_DIR/$m.${b}x128.input_ids.npy"
+    ref="$BENCH_DIR/$m.${b}x128.output.npy"
+    IN=(--input "input_ids=$ids")
+    tok="${b}×128"
+    label="$m opset$opset $tok"
+    name="lm (opset $opset)"
+    declare -A P=()
+    for v in o32 odyn ost oq r32 rq; do rm -f "$TMP/lm_out.$v.npy"; done
+    KEEP_OUT="$TMP/lm_out.o32.npy" measure ours "$label ours fp32" "${FILE[fp32]}" "$ref" "" "${IN[@]}";             o32=$R_MS; l_o32=$R_L2
+    KEEP_OUT="$TMP/lm_out.odyn.npy" measure ours "$label ours int8-dynamic" "${FILE[dyn]}" "$ref" "" "${IN[@]}";      odyn=$R_MS; l_odyn=$R_L2
+    KEEP_OUT="$TMP/lm_out.ost.npy" measure ours "$label ours int8-static" "${FILE[static]}" "$ref" "" "${IN[@]}";    ost=$R_MS; l_ost=$R_L2
+    KEEP_OUT="$TMP/lm_out.oq.npy" measure ours "$label ours on ORT int8 file" "${FILE[ortq]}" "$ref" "" "${IN[@]}"; oq=$R_MS; l_oq=$R_L2
+    KEEP_OUT="$TMP/lm_out.r32.npy" measure ort "$label ORT fp32" "$src" "$ref" "" "${IN[@]}";                        r32=$R_MS; l_r32=$R_L2
+    KEEP_OUT="$TMP/lm_out.rq.npy" measure ort "$label ORT int8" "$ortq" "$ref" "" "${IN[@]}";                       rq=$R_MS; l_rq=$R_L2
+    for v in o32 odyn ost oq r32 rq; do P[$v]="$(ppl "$ids" "$TMP/lm_out.$v.npy")"; done
+    P[torch]="$(ppl "$ids" "$ref")"
+    {
+      echo "| $name | $tok | PyTorch fp32 (reference) | | | ${P[torch]} | | |"
+      echo "| $name | $tok | ours fp32 | $(fmt_ms "$o32") | $(fmt_l2 "$l_o32") | ${P[o32]} | | $(ratio "$r32" "$o32") |"
+      echo "| $name | $tok | ours int8-dynamic | $(fmt_ms "$odyn") | $(fmt_l2 "$l_odyn") | ${P[odyn]} | $(ratio "$rq" "$odyn") | |"
+      echo "| $name | $tok | ours int8-static | $(fmt_ms "$ost") | $(fmt_l2 "$l_ost") | ${P[ost]} | | |"
+      echo "| $name | $tok | ours on ORT's int8 file | $(fmt_ms "$oq") | $(fmt_l2 "$l_oq") | ${P[oq]} | | |"
+      echo "| $name | $tok | ORT fp32 | $(fmt_ms "$r32") | $(fmt_l2 "$l_r32") | ${P[r32]} | | |"
+      echo "| $name | $tok | ORT int8 | $(fmt_ms "$rq") | $(fmt_l2 "$l_rq") | ${P[rq]} | | |"
+    } >>"$LM_TABLE"
+    unset P
+  done
+  unset FILE
+done
+
 # ---- digits MLP --------------------------------------------------------------------------------------------------
 MLP_TABLE="$TMP/mlp.md"
 {
@@ -306,6 +377,10 @@ done
   echo
   cat "$TABLE"
   echo
+  echo "## Small LM (byte-level, 4 blocks, d_model 256, sequence 128)"
+  echo
+  if [[ -n "$LM_DONE" ]]; then cat "$LM_TABLE"; else echo "(not run: lm.opset*.onnx missing in $BENCH_DIR)"; fi
+  echo
   echo "## digits MLP"
   echo
   cat "$MLP_TABLE"
@@ -330,6 +405,10 @@ done
   echo "- rel. L2 = ||out − ref|| / ||ref|| from compare_npy.py against PyTorch's fp32 output"
   echo "  (\`<model>.<B>x128.output.npy\`; for the MLP tests/fixtures/digits_mlp/logits_fp32.npy, first row for batch 1)."
   echo "  Accuracy: argmax of the logits against y_test.npy (360 samples)."
+  echo "- Small LM: \`lm.opset<N>.onnx\` from tests/fixtures/make_bench_lm.py, inputs \`lm.<B>x128.input_ids.npy\` (held-out"
+  echo "  windows of /usr/share/common-licenses/Apache-2.0, not in the training text); int8-static calibrated on the"
+  echo "  1×128 window. bits/byte (perplexity): perplexity.py, mean next-byte cross-entropy of each variant's logits over"
+  echo "  B × 127 predictions; the PyTorch row scores \`lm.<B>x128.output.npy\`."
   echo "- Every process is pinned with \`taskset -c $CPU\`; median of $RUNS runs after $WARMUP warm-up runs."
   if [[ ${#FAILURES[@]} -gt 0 ]]; then
     echo

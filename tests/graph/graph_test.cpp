@@ -149,6 +149,28 @@ TEST_CASE("shape inference keeps symbolic dims", "[graph][shapes]") {
   CHECK(g.at(cat).shape == symbolic_shape{"batch", 20});
 }
 
+TEST_CASE("shape inference: Reshape to a run-time target of known length has that rank", "[graph][shapes]") {
+  computation_graph g;
+  auto x = g.add_input("x", dtype::f32, {"batch", dim{}, 256});  // sequence dim lost (e.g. a sliced position table)
+  auto s = g.outputs(g.add_node(ops::shape{}, {x}))[0];
+  auto b = g.outputs(g.add_node(ops::gather{}, {s, g.add_initializer("i0", dynamic_tensor::from<std::int64_t>({1}, {0}))}))[0];
+  auto t = g.outputs(g.add_node(ops::gather{}, {s, g.add_initializer("i1", dynamic_tensor::from<std::int64_t>({1}, {1}))}))[0];
+  auto heads = g.add_initializer("hd", dynamic_tensor::from<std::int64_t>({2}, {4, 64}));
+  auto target = g.outputs(g.add_node(ops::concat{.axis = 0}, {b, t, heads}))[0];
+  auto r = g.outputs(g.add_node(ops::reshape{}, {x, target}))[0];
+  g.mark_output(r);
+  validate(g);
+  CHECK(g.at(target).shape == symbolic_shape{4});
+  REQUIRE(g.at(r).shape);
+  CHECK(g.at(r).shape->size() == 4);
+  auto x2 = g.add_input("x2", dtype::f32, {"batch", 256});
+  auto unknown_len = g.add_input("target2", dtype::s64, {dim{}});
+  auto r2 = g.outputs(g.add_node(ops::reshape{}, {x2, unknown_len}))[0];
+  g.mark_output(r2);
+  validate(g);
+  CHECK_FALSE(g.at(r2).shape);
+}
+
 TEST_CASE("match finds chains; constraints; safe rewrite", "[graph][match]") {
   mlp_graph m;
   auto& g = m.g;

@@ -279,7 +279,13 @@ inline void infer_op(const flatten& op, ctx& c) {
 }
 inline void infer_op(const reshape& op, ctx& c) {
   const auto target = c.ints(1);
-  if (!target) return c.set(0, c.in[0].type, std::nullopt);
+  if (!target) {
+    // A target computed at run time (the exporter's Shape/Gather/Concat of a tensor whose dims inference lost)
+    // still fixes the rank: its length. Dims unknown.
+    const auto& ts = c.sh(1);
+    if (ts && ts->size() == 1 && (*ts)[0].known()) return c.set(0, c.in[0].type, symbolic_shape(static_cast<std::size_t>((*ts)[0].value), dim{}));
+    return c.set(0, c.in[0].type, std::nullopt);
+  }
   symbolic_shape out;
   int infer_at = -1;
   for (std::size_t i = 0; i < target->size(); ++i) {
