@@ -23,6 +23,7 @@
 // GCC 12 reports the deliberate self-initialization inside _mm512_undefined_*() as maybe-uninitialized.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #endif
