@@ -101,6 +101,69 @@ TEST_CASE("comparison, Where, Cast, Expand", "[runtime][ops]") {
   require_close(e, {1, 1, 1, 2, 2, 2}, {2, 3});
 }
 
+TEST_CASE("row-wise broadcast paths of Add, Where and Slice equal a per-element reference", "[runtime][ops]") {
+  // Every pairing of row forms: both contiguous, one broadcast along the row, a broadcast row, a scalar.
+  const std::vector<std::pair<shape_t, shape_t>> pairs{{{2, 3, 5}, {5}},       {{2, 3, 5}, {3, 1}},   {{3, 1}, {2, 3, 5}},
+                                                       {{2, 1, 5}, {1, 3, 5}}, {{2, 3, 1}, {1, 1, 5}}, {{5}, {2, 3, 5}},
+                                                       {{1}, {2, 3, 5}},       {{2, 3, 5}, {2, 3, 5}}};
+  std::uint32_t seed = 100;
+  for (const auto& [sa, sb] : pairs) {
+    const auto a = randn(sa, seed++), b = randn(sb, seed++);
+    const shape_t out = runtime::broadcast_shapes({&sa, &sb}, runtime::kernel_context{});
+    require_close(run_op(ops::add{}, {a, b})[0], naive_broadcast(a, b, out, std::plus<>{}), out);
+    require_close(run_op(ops::sub{}, {b, a})[0], naive_broadcast(b, a, out, std::minus<>{}), out);
+    // Where(a > b, a, b) = max(a, b), with the condition broadcast like both; and Where with a broadcast condition.
+    const auto gt = run_op(ops::greater{}, {a, b})[0];
+    require_close(run_op(ops::where{}, {gt, a, b})[0], naive_broadcast(a, b, out, [](float x, float y) { return std::max(x, y); }), out);
+  }
+  // A [T, T] causal mask selecting from a broadcast scalar and a [B, 1, T, T] tensor (the LM's form).
+  const std::int64_t T = 7;
+  dynamic_tensor mask(dtype::boolean, {T, T});
+  for (std::int64_t i = 0; i < T; ++i)
+    for (std::int64_t j = 0; j < T; ++j) mask.mutable_span<bool>()[static_cast<std::size_t>(i * T + j)] = j <= i;
+  const auto scores = randn({2, 1, T, T}, 7);
+  const auto w = run_op(ops::where{}, {mask, scores, dynamic_tensor::scalar(-1e9f)})[0];
+  REQUIRE(w.shape() == shape_t{2, 1, T, T});
+  for (std::int64_t n = 0; n < 2 * T * T; ++n) {
+    const std::int64_t i = (n / T) % T, j = n % T;
+    CHECK(w.span<float>()[static_cast<std::size_t>(n)] == (j <= i ? scores.span<float>()[static_cast<std::size_t>(n)] : -1e9f));
+  }
+  // Where over s64 and bool elements.
+  const auto wi = run_op(ops::where{}, {dynamic_tensor::from<bool>({3}, {true, false, true}), ints({1, 2, 3}), ints({-1})})[0];
+  CHECK(wi.to_ints() == std::vector<std::int64_t>{1, -1, 3});
+
+  // Slice: contiguous runs (step 1 on the last axis), partial last axis, negative and >1 steps, against indices.
+  const auto x = randn({3, 4, 6}, 9);
+  struct case_t {
+    std::vector<std::int64_t> starts, ends, axes, steps;
+  };
+  const std::vector<case_t> cases{{{1, 0}, {3, 6}, {0, 2}, {1, 1}},   {{0, 2}, {4, 5}, {1, 2}, {1, 1}},
+                                  {{1}, {3}, {1}, {1}},                {{5}, {-100}, {2}, {-2}},
+                                  {{-1, 1}, {-100, 6}, {0, 2}, {-1, 2}}, {{0, 0, 0}, {3, 4, 6}, {0, 1, 2}, {1, 1, 1}}};
+  for (const auto& cs : cases) {
+    const auto y = run_op(ops::slice{}, {x, ints(cs.starts), ints(cs.ends), ints(cs.axes), ints(cs.steps)})[0];
+    // Reference: the index sequences per axis, then a triple loop.
+    std::array<std::vector<std::int64_t>, 3> idx;
+    for (std::size_t d = 0; d < 3; ++d) {
+      std::int64_t b = 0, e = x.dim(d), st = 1;
+      for (std::size_t i = 0; i < cs.axes.size(); ++i)
+        if (static_cast<std::size_t>(cs.axes[i]) == d) {
+          st = cs.steps[i];
+          auto norm = [&](std::int64_t v) { return v < 0 ? v + x.dim(d) : v; };
+          b = st > 0 ? std::clamp<std::int64_t>(norm(cs.starts[i]), 0, x.dim(d)) : std::clamp<std::int64_t>(norm(cs.starts[i]), -1, x.dim(d) - 1);
+          e = st > 0 ? std::clamp<std::int64_t>(norm(cs.ends[i]), 0, x.dim(d)) : std::clamp<std::int64_t>(norm(cs.ends[i]), -1, x.dim(d) - 1);
+        }
+      for (std::int64_t v = b; st > 0 ? v < e : v > e; v += st) idx[d].push_back(v);
+    }
+    REQUIRE(y.shape() == shape_t{static_cast<std::int64_t>(idx[0].size()), static_cast<std::int64_t>(idx[1].size()),
+                                 static_cast<std::int64_t>(idx[2].size())});
+    std::size_t n = 0;
+    for (auto i : idx[0])
+      for (auto j : idx[1])
+        for (auto k : idx[2]) CHECK(y.span<float>()[n++] == x.span<float>()[static_cast<std::size_t>((i * 4 + j) * 6 + k)]);
+  }
+}
+
 TEST_CASE("MatMul: batched, broadcasting, 1-D operands", "[runtime][ops]") {
   auto naive = [](const dynamic_tensor& a, const dynamic_tensor& b, std::int64_t batch_a, std::int64_t batch_b,
                   std::int64_t m, std::int64_t k, std::int64_t n, std::int64_t batch) {

@@ -179,24 +179,21 @@ class kernel_context {
   return st;
 }
 
-// Calls f(offsets...) for each output element in order, with each input's element offset.
+// Calls row(offsets, inner_strides, n) once per row of the output (its last dimension, n elements), in order,
+// with each input's element offset at the row's start and its stride along the row (0 where it broadcasts).
 template <std::size_t N, class F>
-void for_each_broadcast(const shape_t& out, const std::array<std::vector<std::int64_t>, N>& strides, F&& f) {
+void for_each_broadcast_row(const shape_t& out, const std::array<std::vector<std::int64_t>, N>& strides, F&& row) {
   const std::size_t rank = out.size();
-  const std::int64_t total = [&] { std::int64_t n = 1; for (auto d : out) n *= d; return n; }();
+  std::int64_t total = 1;
+  for (auto d : out) total *= d;
   if (total == 0) return;
-  std::array<std::int64_t, N> off{};
-  if (rank == 0) return f(off);  // a scalar
+  std::array<std::int64_t, N> off{}, inner_stride{};
+  if (rank == 0) return row(off, inner_stride, std::int64_t{1});  // a scalar
   std::vector<std::int64_t> idx(rank, 0);
-  const std::int64_t inner = rank ? out[rank - 1] : 1;
-  std::array<std::int64_t, N> inner_stride{};
-  for (std::size_t k = 0; k < N; ++k) inner_stride[k] = rank ? strides[k][rank - 1] : 0;
+  const std::int64_t inner = out[rank - 1];
+  for (std::size_t k = 0; k < N; ++k) inner_stride[k] = strides[k][rank - 1];
   for (std::int64_t done = 0; done < total; done += inner) {
-    auto o = off;
-    for (std::int64_t j = 0; j < inner; ++j) {
-      f(o);
-      for (std::size_t k = 0; k < N; ++k) o[k] += inner_stride[k];
-    }
+    row(off, inner_stride, inner);
     // advance the outer index (all dims but the last)
     for (std::size_t d = rank - 1; d-- > 0;) {
       ++idx[d];
@@ -206,6 +203,17 @@ void for_each_broadcast(const shape_t& out, const std::array<std::vector<std::in
       idx[d] = 0;
     }
   }
+}
+
+// Calls f(offsets...) for each output element in order, with each input's element offset.
+template <std::size_t N, class F>
+void for_each_broadcast(const shape_t& out, const std::array<std::vector<std::int64_t>, N>& strides, F&& f) {
+  for_each_broadcast_row<N>(out, strides, [&](std::array<std::int64_t, N> o, const std::array<std::int64_t, N>& step, std::int64_t n) {
+    for (std::int64_t j = 0; j < n; ++j) {
+      f(o);
+      for (std::size_t k = 0; k < N; ++k) o[k] += step[k];
+    }
+  });
 }
 
 }  // namespace bigmodel::runtime

@@ -30,9 +30,18 @@ void broadcast_binary(kernel_context& c, dtype out_type, F f) {
     const T s = pa[0];
     for (std::int64_t i = 0; i < n; ++i) po[i] = f(s, pb[i]);
   } else {
+    // Row by row, with the common row forms (both contiguous, one broadcast along the row) as tight loops.
     std::array<std::vector<std::int64_t>, 2> st{broadcast_strides(a.shape(), out_shape), broadcast_strides(b.shape(), out_shape)};
-    std::int64_t i = 0;
-    for_each_broadcast<2>(out_shape, st, [&](const std::array<std::int64_t, 2>& o) { po[i++] = f(pa[o[0]], pb[o[1]]); });
+    R* o = po;
+    for_each_broadcast_row<2>(out_shape, st, [&](const std::array<std::int64_t, 2>& off, const std::array<std::int64_t, 2>& step, std::int64_t len) {
+      const T* ra = pa + off[0];
+      const T* rb = pb + off[1];
+      if (step[0] == 1 && step[1] == 1) for (std::int64_t j = 0; j < len; ++j) o[j] = f(ra[j], rb[j]);
+      else if (step[0] == 1 && step[1] == 0) for (std::int64_t j = 0; j < len; ++j) o[j] = f(ra[j], rb[0]);
+      else if (step[0] == 0 && step[1] == 1) for (std::int64_t j = 0; j < len; ++j) o[j] = f(ra[0], rb[j]);
+      else for (std::int64_t j = 0; j < len; ++j) o[j] = f(ra[j * step[0]], rb[j * step[1]]);
+      o += len;
+    });
   }
 }
 
@@ -105,12 +114,22 @@ inline void run(const ops::where&, kernel_context& c) {
   auto& out = c.out(0, a.type(), out_shape);
   const auto* pc = cond.span<bool>().data();
   const std::size_t es = bit_size(a.type()) / 8;
-  const std::byte *pa = a.data(), *pb = b.data();
-  std::byte* po = out.mutable_data();
-  std::int64_t i = 0;
-  for_each_broadcast<3>(out_shape, st, [&](const std::array<std::int64_t, 3>& o) {
-    std::memcpy(po + static_cast<std::size_t>(i++) * es, pc[o[0]] ? pa + static_cast<std::size_t>(o[1]) * es : pb + static_cast<std::size_t>(o[2]) * es, es);
-  });
+  auto rows = [&]<class E>(const E* pa, const E* pb, E* po) {
+    for_each_broadcast_row<3>(out_shape, st, [&](const std::array<std::int64_t, 3>& off, const std::array<std::int64_t, 3>& step, std::int64_t len) {
+      const bool* rc = pc + off[0];
+      const E* ra = pa + off[1];
+      const E* rb = pb + off[2];
+      for (std::int64_t j = 0; j < len; ++j) po[j] = rc[j * step[0]] ? ra[j * step[1]] : rb[j * step[2]];
+      po += len;
+    });
+  };
+  switch (es) {  // copy elements as unsigned integers of their width
+    case 1: return rows(reinterpret_cast<const std::uint8_t*>(a.data()), reinterpret_cast<const std::uint8_t*>(b.data()), reinterpret_cast<std::uint8_t*>(out.mutable_data()));
+    case 2: return rows(reinterpret_cast<const std::uint16_t*>(a.data()), reinterpret_cast<const std::uint16_t*>(b.data()), reinterpret_cast<std::uint16_t*>(out.mutable_data()));
+    case 4: return rows(reinterpret_cast<const std::uint32_t*>(a.data()), reinterpret_cast<const std::uint32_t*>(b.data()), reinterpret_cast<std::uint32_t*>(out.mutable_data()));
+    case 8: return rows(reinterpret_cast<const std::uint64_t*>(a.data()), reinterpret_cast<const std::uint64_t*>(b.data()), reinterpret_cast<std::uint64_t*>(out.mutable_data()));
+    default: c.fail("runtime.unsupported_dtype", "Where of " + std::string(name(a.type())));
+  }
 }
 
 // y = f(x) over f32.

@@ -265,9 +265,15 @@ inline void run(const ops::slice&, kernel_context& c) {
   std::array<std::vector<std::int64_t>, 1> s{std::vector<std::int64_t>(r)};
   for (std::size_t d = 0; d < r; ++d) base += begin[d] * st[d], s[0][d] = st[d] * step[d];
   const std::size_t es = elem_bytes(x, c);
-  std::int64_t i = 0;
-  for_each_broadcast<1>(os, s, [&](const std::array<std::int64_t, 1>& o) {
-    std::memcpy(y.mutable_data() + static_cast<std::size_t>(i++) * es, x.data() + static_cast<std::size_t>(base + o[0]) * es, es);
+  std::byte* dst = y.mutable_data();
+  for_each_broadcast_row<1>(os, s, [&](const std::array<std::int64_t, 1>& o, const std::array<std::int64_t, 1>& step, std::int64_t len) {
+    const std::byte* src = x.data() + static_cast<std::size_t>(base + o[0]) * es;
+    if (step[0] == 1) {  // a contiguous run of the input's last dimension
+      std::memcpy(dst, src, static_cast<std::size_t>(len) * es);
+    } else {
+      for (std::int64_t j = 0; j < len; ++j) std::memcpy(dst + static_cast<std::size_t>(j) * es, src + static_cast<std::ptrdiff_t>(j * step[0]) * static_cast<std::ptrdiff_t>(es), es);
+    }
+    dst += static_cast<std::size_t>(len) * es;
   });
 }
 
