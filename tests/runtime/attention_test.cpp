@@ -102,6 +102,44 @@ TEST_CASE("attention: rows with no visible key are NaN, like the decomposed Soft
   for (std::size_t i = 4; i < y.size(); ++i) CHECK(std::isfinite(y[i]));
 }
 
+TEST_CASE("attention skips keys an additive mask hides at the end of a block, with the same result", "[runtime][attention]") {
+  // Masks PyTorch exports: a causal mask as a tensor (Where(tril, 0, lowest)), padding as -inf on trailing keys
+  // of one batch row, and a row that sees no key (lowest everywhere: the softmax is uniform, y = mean of v).
+  const float lowest = std::numeric_limits<float>::lowest(), ninf = -std::numeric_limits<float>::infinity();
+  struct mask_case { std::int64_t t, s; int kind; };  // 0 causal (lowest), 1 causal (-inf), 2 padding, 3 blind row
+  for (const auto& mc : {mask_case{130, 130, 0}, mask_case{64, 64, 1}, mask_case{65, 90, 2}, mask_case{70, 70, 3}}) {
+    CAPTURE(mc.t, mc.s, mc.kind);
+    const std::int64_t b = 2, h = 2, d = 16;
+    const auto q = randn({b, h, mc.t, d}, 5, -2.0f, 2.0f), k = randn({b, h, mc.s, d}, 6, -2.0f, 2.0f);
+    const auto v = randn({b, h, mc.s, d}, 7);
+    // Per head (mask_per_head in the reference) so padding can differ between batch rows.
+    dynamic_tensor mask(dtype::f32, {b, h, mc.t, mc.s});
+    auto m = mask.mutable_span<float>();
+    for (std::int64_t bh = 0; bh < b * h; ++bh)
+      for (std::int64_t i = 0; i < mc.t; ++i)
+        for (std::int64_t j = 0; j < mc.s; ++j) {
+          float val = 0.0f;
+          if (mc.kind <= 1 && j > i + mc.s - mc.t) val = mc.kind == 0 ? lowest : ninf;
+          if (mc.kind == 2 && bh / h == 1 && j >= mc.s - 17) val = ninf;  // batch row 1 pads its last 17 keys
+          if (mc.kind == 3 && (j > i || i == 40)) val = lowest;           // causal, and row 40 sees nothing
+          m[static_cast<std::size_t>((bh * mc.t + i) * mc.s + j)] = val;
+        }
+    session s{attention_graph(ops::attention{}, true)};
+    const auto y = s.run({{"q", q}, {"k", k}, {"v", v}, {"mask", mask}})[0];
+    const std::vector<float> mvec(m.begin(), m.end());
+    const auto ref = reference_attention(vec(q), vec(k), vec(v), &mvec, b * h, mc.t, mc.s, d, d, false, true);
+    const auto got = y.span<float>();
+    double worst = 0;
+    for (std::size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::abs(got[i] - ref[i]));
+    CHECK(worst < 1e-5);
+    if (mc.kind == 3) {  // the blind row is the mean of v over every key
+      double mean0 = 0;
+      for (std::int64_t j = 0; j < mc.s; ++j) mean0 += v.span<float>()[static_cast<std::size_t>(j * d)];
+      CHECK(got[static_cast<std::size_t>(40 * d)] == Approx(mean0 / static_cast<double>(mc.s)).epsilon(1e-5));
+    }
+  }
+}
+
 TEST_CASE("session: outputs do not depend on the number of threads", "[runtime][threads]") {
   const auto q = randn({2, 12, 65, 32}, 11), k = randn({2, 12, 65, 32}, 12), v = randn({2, 12, 65, 32}, 13);
   const auto mask = randn({2, 1, 1, 65}, 14, -1.0f, 0.0f);

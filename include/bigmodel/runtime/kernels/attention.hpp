@@ -37,6 +37,29 @@ inline void scaled_masked_softmax(float* row, std::int64_t n, std::int64_t limit
   for (std::int64_t j = live; j < n; ++j) row[j] = live > 0 ? 0.0f : std::numeric_limits<float>::quiet_NaN();
 }
 
+// Mask values at or below this hide a key exactly: exp(score + mask - row max) is 0 in f32 for any score
+// below 1e29 in magnitude once one key of the row is visible.
+inline constexpr float attention_mask_hidden = -1e30f;
+
+// The number of leading columns of [0, cols) that some row in [i0, i0 + rows) of the mask sees (rows `row_stride`
+// floats apart; 0 when the mask broadcasts over rows); cols itself when a row sees none of them.
+inline std::int64_t visible_columns(const float* mask, std::int64_t row_stride, std::int64_t i0, std::int64_t rows, std::int64_t cols) {
+  std::int64_t need = 0;
+  for (std::int64_t i = 0; i < rows && need < cols; ++i) {
+    const float* m = mask + (i0 + i) * row_stride;
+    std::int64_t j = cols;
+    while (j > need && m[j - 1] <= attention_mask_hidden) --j;
+    if (j == need) {  // nothing visible in [need, cols): the row must still see a key before need
+      std::int64_t f = 0;
+      while (f < need && m[f] <= attention_mask_hidden) ++f;
+      if (f == need) return cols;  // a row with no visible key
+    }
+    need = j;
+    if (row_stride == 0) break;  // every row is the same
+  }
+  return need;
+}
+
 }  // namespace detail
 
 inline void run(const ops::attention& op, kernel_context& c) {
@@ -110,7 +133,12 @@ inline void run(const ops::attention& op, kernel_context& c) {
     for (std::int64_t i0 = 0; i0 < a.t; i0 += rb) {
       const std::int64_t rows = std::min(rb, a.t - i0);
       // Causal: row i sees keys j <= i + (S - T); keys no row of the block sees are skipped entirely.
-      const std::int64_t cols = a.causal ? std::clamp(i0 + rows + (a.s - a.t), std::int64_t{0}, a.s) : a.s;
+      std::int64_t cols = a.causal ? std::clamp(i0 + rows + (a.s - a.t), std::int64_t{0}, a.s) : a.s;
+      // Keys that an additive f32 mask hides from every row of the block at the block's end are skipped the
+      // same way (a causal or padding mask given as a tensor): a mask value <= attention_mask_hidden (-inf, or
+      // a dtype's lowest value as PyTorch writes) makes exp() of that score exactly 0 beside any visible key, so
+      // leaving it out changes nothing. Rows with no visible key keep every column (their result is the mask's).
+      if (mask_f32 && cols > 0) cols = detail::visible_columns(mask_f32 + mask_base, mst[sr - 2], i0, rows, cols);
       if (cols > 0) {  // scores[rows x cols] = q_block . kᵀ
         const auto lay = a.k_transposed ? bigmodel::kernels::weight_layout::k_by_n : bigmodel::kernels::weight_layout::n_by_k;
         bigmodel::kernels::sgemm(static_cast<std::size_t>(rows), static_cast<std::size_t>(cols), static_cast<std::size_t>(a.d),
@@ -129,7 +157,7 @@ inline void run(const ops::attention& op, kernel_context& c) {
             mrow = mask_row.data();
           }
         }
-        const std::int64_t limit = a.causal ? gi + 1 + (a.s - a.t) : a.s;
+        const std::int64_t limit = std::min(a.causal ? gi + 1 + (a.s - a.t) : a.s, cols);
         detail::scaled_masked_softmax(tile.data() + i * a.s, a.s, limit, a.scale, mrow);
       }
       // y_block = p[rows x cols] . v[cols x dv]
