@@ -441,6 +441,64 @@ TEST_CASE("quantization ops: Quantize/DequantizeLinear (per axis), DynamicQuanti
     }
 }
 
+TEST_CASE("QuantizeLinear / DequantizeLinear on long runs equal the element formula (ties, saturation, infinities)", "[runtime][ops]") {
+  // [3, 37, 29]: runs of 29 (axis 1) and 37 * 29 (axis 0) with SIMD tails; values on exact .5 ties of x / scale,
+  // far out of range, and +-inf.
+  std::mt19937 rng(17);
+  std::uniform_real_distribution<float> u(-200.0f, 200.0f);
+  const shape_t sh{3, 37, 29};
+  dynamic_tensor x(dtype::f32, sh);
+  auto xv = x.mutable_span<float>();
+  for (std::size_t i = 0; i < xv.size(); ++i) {
+    switch (i % 7) {
+      case 0: xv[i] = (static_cast<float>(static_cast<int>(i % 301)) - 150.0f + 0.5f) * 0.25f; break;  // ties for scale 0.25
+      case 1: xv[i] = (i % 2 ? 1.0f : -1.0f) * 1e30f; break;
+      case 2: xv[i] = (i % 3 ? 1.0f : -1.0f) * std::numeric_limits<float>::infinity(); break;
+      default: xv[i] = u(rng);
+    }
+  }
+  auto reference = [&](float v, float scale, int zp, int lo, int hi) {
+    const float r = std::nearbyint(v / scale) + static_cast<float>(zp);
+    return static_cast<int>(std::clamp(r, static_cast<float>(lo), static_cast<float>(hi)));
+  };
+  for (std::int64_t axis : {-1, 0, 1, 2}) {
+    CAPTURE(axis);
+    const std::size_t n_par = axis < 0 ? 1 : static_cast<std::size_t>(sh[static_cast<std::size_t>(axis)]);
+    std::vector<float> sc(n_par);
+    std::vector<std::uint8_t> zu(n_par);
+    std::vector<std::int8_t> zs(n_par);
+    for (std::size_t j = 0; j < n_par; ++j) {
+      sc[j] = j % 2 ? 0.25f : 0.1f + 0.37f * static_cast<float>(j);
+      zu[j] = static_cast<std::uint8_t>((j * 53) % 256);
+      zs[j] = static_cast<std::int8_t>(static_cast<int>((j * 53) % 256) - 128);
+    }
+    const shape_t ps = axis < 0 ? shape_t{} : shape_t{static_cast<std::int64_t>(n_par)};
+    const auto scale = dynamic_tensor::from<float>(ps, sc);
+    const ops::quantize_linear ql{.axis = axis < 0 ? 1 : axis};
+    const ops::dequantize_linear dl{.axis = axis < 0 ? 1 : axis};
+    const auto qu = run_op(ql, {x, scale, dynamic_tensor::from<std::uint8_t>(ps, zu)})[0];
+    const auto qs = run_op(ql, {x, scale, dynamic_tensor::from<std::int8_t>(ps, zs)})[0];
+    const auto du = run_op(dl, {qu, scale, dynamic_tensor::from<std::uint8_t>(ps, zu)})[0];
+    const auto ds = run_op(dl, {qs, scale, dynamic_tensor::from<std::int8_t>(ps, zs)})[0];
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < xv.size(); ++i) {
+      std::size_t j = 0;
+      if (axis == 0) j = i / (37 * 29);
+      if (axis == 1) j = (i / 29) % 37;
+      if (axis == 2) j = i % 29;
+      const int wu = reference(xv[i], sc[j], zu[j], 0, 255), ws = reference(xv[i], sc[j], zs[j], -128, 127);
+      bad += qu.span<std::uint8_t>()[i] != wu;
+      bad += qs.span<std::int8_t>()[i] != ws;
+      bad += du.span<float>()[i] != static_cast<float>(wu - zu[j]) * sc[j];
+      bad += ds.span<float>()[i] != static_cast<float>(ws - zs[j]) * sc[j];
+    }
+    CHECK(bad == 0);
+  }
+  CHECK_THROWS_WITH(run_op(ops::quantize_linear{.axis = 1}, {x, dynamic_tensor::from<float>({37}, std::vector<float>(37, 1.0f)),
+                                                           dynamic_tensor::from<std::uint8_t>({2}, {0, 0})}),
+                    Catch::Contains("zero point"));
+}
+
 TEST_CASE("MatMulInteger on packed int8 kernels equals the naive product", "[runtime][ops]") {
   // B constant s8 without zero point: packed once at plan time, run on the int8 GEMM kernels.
   const std::int64_t batch = 2, m = 5, k = 70, n = 33;
