@@ -461,8 +461,16 @@ TEST_CASE("QuantizeLinear / DequantizeLinear on long runs equal the element form
     const float r = std::nearbyint(v / scale) + static_cast<float>(zp);
     return static_cast<int>(std::clamp(r, static_cast<float>(lo), static_cast<float>(hi)));
   };
-  for (std::int64_t axis : {-1, 0, 1, 2}) {
-    CAPTURE(axis);
+  namespace k = bigmodel::kernels;
+  for (const auto& [isa, axis] : {std::pair{k::isa::scalar, std::int64_t{-1}}, std::pair{k::isa::scalar, std::int64_t{0}},
+                                 std::pair{k::isa::avx512vnni, std::int64_t{-1}}, std::pair{k::isa::avx512vnni, std::int64_t{1}},
+                                 std::pair{k::isa::avx512bw, std::int64_t{2}}, std::pair{k::isa::avx2, std::int64_t{1}}}) {
+    CAPTURE(k::isa_name(isa), axis);
+    if (!k::is_supported(isa)) {
+      WARN("skipping " << k::isa_name(isa) << ": not supported by this CPU");
+      continue;
+    }
+    REQUIRE(k::force_isa(isa) == k::status::ok);
     const std::size_t n_par = axis < 0 ? 1 : static_cast<std::size_t>(sh[static_cast<std::size_t>(axis)]);
     std::vector<float> sc(n_par);
     std::vector<std::uint8_t> zu(n_par);
@@ -494,6 +502,7 @@ TEST_CASE("QuantizeLinear / DequantizeLinear on long runs equal the element form
     }
     CHECK(bad == 0);
   }
+  REQUIRE(k::force_isa(std::nullopt) == k::status::ok);
   CHECK_THROWS_WITH(run_op(ops::quantize_linear{.axis = 1}, {x, dynamic_tensor::from<float>({37}, std::vector<float>(37, 1.0f)),
                                                            dynamic_tensor::from<std::uint8_t>({2}, {0, 0})}),
                     Catch::Contains("zero point"));

@@ -4,7 +4,14 @@
 #include <cmath>
 #include <limits>
 
+#include <type_traits>
+
 #include <xsimd/xsimd.hpp>
+
+#include "../../kernels/isa.hpp"
+#if BIGMODEL_KERNELS_X86
+#include <immintrin.h>
+#endif
 
 #include "../kernel_context.hpp"
 #include "matmul.hpp"
@@ -43,10 +50,61 @@ Q saturate_round(float v, std::int32_t zp) {
   return static_cast<Q>(static_cast<std::int32_t>(std::nearbyint(v)) + zp);
 }
 
-// saturate_round over a run with one scale and zero point: xsimd batches (cvtps2dq rounds half to even in the
+}  // namespace bigmodel::runtime::kernels
+
+#if BIGMODEL_KERNELS_X86
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl"))), apply_to = function)
+#else
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512vl")
+#endif
+namespace bigmodel::runtime::kernels::detail {
+// quantize_run on AVX-512: 16 values per step, the tail masked. vmaxps returns its second operand when the
+// first is NaN, so NaN goes to lo as in the scalar form; vcvtps2dq rounds half to even; the values are in
+// [qmin, qmax] before narrowing, so the truncating vpmovdb is exact.
+inline void quantize_run_avx512(const float* x, std::size_t n, float scale, std::int32_t zp, bool is_signed, void* out) {
+  const float lo = static_cast<float>((is_signed ? -128 : 0) - zp), hi = static_cast<float>((is_signed ? 127 : 255) - zp);
+  const __m512 vs = _mm512_set1_ps(scale), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+  const __m512i vzp = _mm512_set1_epi32(zp);
+  auto* y = static_cast<std::uint8_t*>(out);
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(_mm512_loadu_ps(x + i), vs), vlo), vhi);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), vzp)));
+  }
+  if (i < n) {
+    const auto m = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    const __m512 v = _mm512_min_ps(_mm512_max_ps(_mm512_div_ps(_mm512_maskz_loadu_ps(m, x + i), vs), vlo), vhi);
+    _mm512_mask_cvtepi32_storeu_epi8(y + i, m, _mm512_add_epi32(_mm512_cvtps_epi32(v), vzp));
+  }
+}
+}  // namespace bigmodel::runtime::kernels::detail
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#pragma GCC diagnostic pop
+#endif
+#endif  // BIGMODEL_KERNELS_X86
+
+namespace bigmodel::runtime::kernels {
+
+// saturate_round over a run with one scale and zero point: AVX-512 when the active ISA has it, else xsimd batches (cvtps2dq rounds half to even in the
 // default rounding mode, like nearbyint), the tail scalar. Same values as the scalar form for every input.
 template <class Q>
 void quantize_run(const float* x, std::size_t n, float scale, std::int32_t zp, Q* y) {
+#if BIGMODEL_KERNELS_X86
+  {
+    namespace bk = ::bigmodel::kernels;
+    const bk::isa a = bk::active_isa();
+    if ((a == bk::isa::avx512bw || a == bk::isa::avx512vnni) && bk::is_supported(a))
+      return detail::quantize_run_avx512(x, n, scale, zp, std::is_signed_v<Q>, y);
+  }
+#endif
   using vec = xsimd::batch<float>;
   using ivec = xsimd::batch<std::int32_t>;
   const float lo = static_cast<float>(std::numeric_limits<Q>::min() - zp), hi = static_cast<float>(std::numeric_limits<Q>::max() - zp);
