@@ -102,12 +102,15 @@ TEST_CASE("attention: rows with no visible key are NaN, like the decomposed Soft
   for (std::size_t i = 4; i < y.size(); ++i) CHECK(std::isfinite(y[i]));
 }
 
-TEST_CASE("attention skips keys an additive mask hides at the end of a block, with the same result", "[runtime][attention]") {
+TEST_CASE("attention skips keys an additive mask makes negligible at the end of a block, with the same result", "[runtime][attention]") {
   // Masks PyTorch exports: a causal mask as a tensor (Where(tril, 0, lowest)), padding as -inf on trailing keys
   // of one batch row, and a row that sees no key (lowest everywhere: the softmax is uniform, y = mean of v).
   const float lowest = std::numeric_limits<float>::lowest(), ninf = -std::numeric_limits<float>::infinity();
-  struct mask_case { std::int64_t t, s; int kind; };  // 0 causal (lowest), 1 causal (-inf), 2 padding, 3 blind row
-  for (const auto& mc : {mask_case{130, 130, 0}, mask_case{64, 64, 1}, mask_case{65, 90, 2}, mask_case{70, 70, 3}}) {
+  // 0 causal (lowest), 1 causal (-inf), 2 padding (-inf), 3 blind row, 4 BERT padding (-10000), 5 a mild trailing
+  // bias (-3: must not be skipped)
+  struct mask_case { std::int64_t t, s; int kind; };
+  for (const auto& mc : {mask_case{130, 130, 0}, mask_case{64, 64, 1}, mask_case{65, 90, 2}, mask_case{70, 70, 3},
+                         mask_case{128, 128, 4}, mask_case{64, 100, 5}}) {
     CAPTURE(mc.t, mc.s, mc.kind);
     const std::int64_t b = 2, h = 2, d = 16;
     const auto q = randn({b, h, mc.t, d}, 5, -2.0f, 2.0f), k = randn({b, h, mc.s, d}, 6, -2.0f, 2.0f);
@@ -122,6 +125,8 @@ TEST_CASE("attention skips keys an additive mask hides at the end of a block, wi
           if (mc.kind <= 1 && j > i + mc.s - mc.t) val = mc.kind == 0 ? lowest : ninf;
           if (mc.kind == 2 && bh / h == 1 && j >= mc.s - 17) val = ninf;  // batch row 1 pads its last 17 keys
           if (mc.kind == 3 && (j > i || i == 40)) val = lowest;           // causal, and row 40 sees nothing
+          if (mc.kind == 4 && j >= mc.s - 8 * (bh / h + 1)) val = -10000.0f;
+          if (mc.kind == 5 && j >= mc.s - 30) val = -3.0f;
           m[static_cast<std::size_t>((bh * mc.t + i) * mc.s + j)] = val;
         }
     session s{attention_graph(ops::attention{}, true)};

@@ -37,25 +37,28 @@ inline void scaled_masked_softmax(float* row, std::int64_t n, std::int64_t limit
   for (std::int64_t j = live; j < n; ++j) row[j] = live > 0 ? 0.0f : std::numeric_limits<float>::quiet_NaN();
 }
 
-// Mask values at or below this hide a key exactly: exp(score + mask - row max) is 0 in f32 for any score
-// below 1e29 in magnitude once one key of the row is visible.
-inline constexpr float attention_mask_hidden = -1e30f;
+// Keys an additive mask hides: key j is negligible for query row i when
+//   mask[i][j] < max_j' mask[i][j'] - 2 * bound_i - attention_negligible,
+// with bound_i = |q_i| * max_j |k_j| * scale >= |score[i][j]| for every j (Cauchy-Schwarz). The row's softmax
+// maximum is then at least max mask - bound_i and key j's exponent below -attention_negligible: its weight is
+// under e^-110 (1e-48), which f32 cannot represent beside the row's visible keys. -inf and a dtype's lowest
+// value (causal masks), and BERT's -10000 for padding (with bounded scores), all qualify; a row whose mask is the
+// same everywhere (even all -inf) hides nothing.
+inline constexpr float attention_negligible = 110.0f;
 
-// The number of leading columns of [0, cols) that some row in [i0, i0 + rows) of the mask sees (rows `row_stride`
-// floats apart; 0 when the mask broadcasts over rows); cols itself when a row sees none of them.
-inline std::int64_t visible_columns(const float* mask, std::int64_t row_stride, std::int64_t i0, std::int64_t rows, std::int64_t cols) {
+// The number of leading columns of [0, cols) that some row in [i0, i0 + rows) does not neglect (mask rows
+// `row_stride` floats apart, 0 when the mask broadcasts over rows; bound(i) as above for global row i).
+template <class Bound>
+std::int64_t visible_columns(const float* mask, std::int64_t row_stride, std::int64_t i0, std::int64_t rows, std::int64_t cols, Bound bound) {
   std::int64_t need = 0;
   for (std::int64_t i = 0; i < rows && need < cols; ++i) {
     const float* m = mask + (i0 + i) * row_stride;
+    float top = m[0];
+    for (std::int64_t j = 1; j < cols; ++j) top = std::max(top, m[j]);
+    const float cut = top - 2.0f * bound(i0 + i) - attention_negligible;
     std::int64_t j = cols;
-    while (j > need && m[j - 1] <= attention_mask_hidden) --j;
-    if (j == need) {  // nothing visible in [need, cols): the row must still see a key before need
-      std::int64_t f = 0;
-      while (f < need && m[f] <= attention_mask_hidden) ++f;
-      if (f == need) return cols;  // a row with no visible key
-    }
-    need = j;
-    if (row_stride == 0) break;  // every row is the same
+    while (j > need && m[j - 1] < cut) --j;
+    need = std::max(need, j);
   }
   return need;
 }
@@ -130,15 +133,31 @@ inline void run(const ops::attention& op, kernel_context& c) {
     const float* kh = k.data() + (b * a.s * nh + hh) * a.d;
     const float* vh = v.data() + (b * a.s * nh + hh) * a.dv;
     float* yh = y.data() + (b * a.t * nh + hh) * a.dv;
+    float k_norm_max = 0.0f;  // max_j |k_j| of this head, for the mask's negligible keys
+    if (mask_f32) {
+      for (std::int64_t j = 0; j < a.s; ++j) {
+        float ss = 0.0f;
+        for (std::int64_t e = 0; e < a.d; ++e) {
+          const float kv = a.k_transposed ? kh[e * static_cast<std::int64_t>(ldk) + j] : kh[j * static_cast<std::int64_t>(ldk) + e];
+          ss += kv * kv;
+        }
+        k_norm_max = std::max(k_norm_max, ss);
+      }
+      k_norm_max = std::sqrt(k_norm_max);
+    }
     for (std::int64_t i0 = 0; i0 < a.t; i0 += rb) {
       const std::int64_t rows = std::min(rb, a.t - i0);
       // Causal: row i sees keys j <= i + (S - T); keys no row of the block sees are skipped entirely.
       std::int64_t cols = a.causal ? std::clamp(i0 + rows + (a.s - a.t), std::int64_t{0}, a.s) : a.s;
-      // Keys that an additive f32 mask hides from every row of the block at the block's end are skipped the
-      // same way (a causal or padding mask given as a tensor): a mask value <= attention_mask_hidden (-inf, or
-      // a dtype's lowest value as PyTorch writes) makes exp() of that score exactly 0 beside any visible key, so
-      // leaving it out changes nothing. Rows with no visible key keep every column (their result is the mask's).
-      if (mask_f32 && cols > 0) cols = detail::visible_columns(mask_f32 + mask_base, mst[sr - 2], i0, rows, cols);
+      // Keys that an additive f32 mask makes negligible for every row of the block, at the block's end, are
+      // skipped the same way (a causal or padding mask given as a tensor; see detail::visible_columns).
+      if (mask_f32 && cols > 0)
+        cols = detail::visible_columns(mask_f32 + mask_base, mst[sr - 2], i0, rows, cols, [&](std::int64_t gi) {
+          const float* qi = qh + static_cast<std::size_t>(gi) * ldq;
+          float ss = 0.0f;
+          for (std::int64_t e = 0; e < a.d; ++e) ss += qi[e] * qi[e];
+          return std::sqrt(ss) * k_norm_max * std::abs(a.scale) * 1.001f;  // 1.001: f32 rounding of the norms
+        });
       if (cols > 0) {  // scores[rows x cols] = q_block . kᵀ
         const auto lay = a.k_transposed ? bigmodel::kernels::weight_layout::k_by_n : bigmodel::kernels::weight_layout::n_by_k;
         bigmodel::kernels::sgemm(static_cast<std::size_t>(rows), static_cast<std::size_t>(cols), static_cast<std::size_t>(a.d),
