@@ -270,7 +270,16 @@ TEST_CASE("weight_only: packed panels hold each group's scales in front of its b
       CHECK(p.panels() * nr >= lc.n);
       CHECK(p.header_bytes() == (lc.affine ? 2 : 1) * nr * sizeof(float));
       CHECK(p.bytes() == p.panels() * p.panel_bytes());
-      CHECK(p.panel(1) == p.panel(0) + p.panel_bytes());
+      // Quad-position major: panel i of quad q right after panel i of quad q - 1; panels i, i + 1 of a quad
+      // panel_stride() apart; every panel somewhere in the p.bytes() of the buffer, no two overlapping.
+      std::vector<std::size_t> starts;
+      for (std::size_t pi = 0; pi < p.panels(); ++pi) {
+        if (pi % 4 != 3) CHECK(p.panel(pi + 1) == p.panel(pi) + p.panel_stride());
+        if (pi + 4 < p.panels()) CHECK(p.panel(pi + 4) == p.panel(pi) + p.panel_bytes());
+        starts.push_back(static_cast<std::size_t>(p.panel(pi) - p.panel(0)));
+      }
+      std::sort(starts.begin(), starts.end());
+      for (std::size_t pi = 0; pi < starts.size(); ++pi) CHECK(starts[pi] == pi * p.panel_bytes());
       // The stream of a panel: header, chunks of the group, next header, ... with no gap and nothing after.
       std::size_t at = 0, last_group = groups;
       for (const auto& ch : p.chunks()) {

@@ -20,6 +20,9 @@
 // A panel is one contiguous stream, group after group: the group's header, then its chunks' blocks. The kernel
 // thus reads each panel front to back with the scales inline (a separate scale array was one more stream per
 // panel, a few cache lines per KiB of codes that the prefetchers served late: ~15 % of the M = 1 time).
+// Panels are stored quad-position major: panel i (0..3) of every quad of 4 panels, quad after quad, then the
+// next i. A tile of 4 panels reads 4 streams that continue into the next tile's 4 panels (the software
+// prefetch runs ahead across the tile boundary) rather than 4 streams restarting at every tile.
 
 #include <algorithm>
 #include <cmath>
@@ -112,9 +115,14 @@ class packed_weight_only {
   [[nodiscard]] std::size_t panel_bytes() const noexcept { return blocks_ * block_bytes() + groups() * header_bytes(); }
   [[nodiscard]] std::size_t k_padded() const noexcept { return blocks_ * detail::wo_block_k; }
   [[nodiscard]] const std::vector<chunk>& chunks() const noexcept { return chunks_; }
+  // Panel i of quad q (p = 4 q + i) lies right after panel i of quad q - 1: a tile's 4 streams run on into the
+  // next tile's instead of starting 4 new ones (see the top of this file).
   [[nodiscard]] const std::uint8_t* panel(std::size_t p) const noexcept {
-    return reinterpret_cast<const std::uint8_t*>(data_.data()) + p * panel_bytes();
+    const std::size_t quad = detail::wo_panel_quad;
+    return reinterpret_cast<const std::uint8_t*>(data_.data()) + ((p % quad) * (panels_ / quad) + p / quad) * panel_bytes();
   }
+  // Bytes from panel p to panel p + 1 of the same quad.
+  [[nodiscard]] std::size_t panel_stride() const noexcept { return panels_ / detail::wo_panel_quad * panel_bytes(); }
   // The nr scales (and offsets) of panel p, group g: inside the panel's stream, in front of the group's blocks.
   [[nodiscard]] const float* scales(std::size_t p, std::size_t g) const noexcept {
     return reinterpret_cast<const float*>(panel(p) + g * group_bytes_);
@@ -215,7 +223,7 @@ inline packed_weight_only pack_weight_only(const weight_only_matrix& w, std::opt
   auto* out = reinterpret_cast<std::uint8_t*>(p.data_.data());
   for (std::size_t col = 0; col < w.n; ++col) {
     const std::size_t panel = col / nr, j = col % nr;
-    std::uint8_t* base = out + panel * p.panel_bytes();
+    std::uint8_t* base = out + (p.panel(panel) - out);
     for (std::size_t g = 0; g < groups; ++g) {
       std::uint8_t* header = base + g * p.group_bytes_;
       const float scale = w.scales[col * groups + g];
