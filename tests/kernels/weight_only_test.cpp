@@ -246,6 +246,108 @@ TEST_CASE("weight_only: x on the s8 grid gives the reference within f32 rounding
         }
 }
 
+// The packed form read back byte by byte, for every compiled ISA (packing needs no CPU support): each panel is
+// one stream, group after group, the group's header (nr scales, then nr offsets with zero points) in front of
+// its chunks' blocks, and every code where weight_only_packed.hpp says.
+TEST_CASE("weight_only: packed panels hold each group's scales in front of its blocks", "[kernels][weight_only]") {
+  struct layout_case {
+    weight_only_type type;
+    std::size_t n, k, group;
+    bool affine;
+  };
+  // Tails in N (partial last panel, padding panels of the last quad) and in K (odd K, a short last chunk).
+  const std::vector<layout_case> cases{{weight_only_type::s4, 37, 384, 32, false}, {weight_only_type::u4, 70, 384, 64, true},
+                                       {weight_only_type::s4, 17, 256, 128, true}, {weight_only_type::s8, 33, 192, 64, true},
+                                       {weight_only_type::u8, 5, 300, 0, false},    {weight_only_type::s4, 9, 301, 0, true}};
+  for (k::isa target : k::compiled_isas())
+    for (const layout_case& lc : cases) {
+      INFO(k::isa_name(target) << " type " << static_cast<int>(lc.type) << " n=" << lc.n << " k=" << lc.k << " group=" << lc.group
+                               << (lc.affine ? " affine" : ""));
+      const quantized q = make_quantized(lc.type, lc.n, lc.k, lc.group, lc.affine, 0);
+      const auto p = k::pack_weight_only(q.matrix(), target);
+      const std::size_t nr = p.nr(), groups = p.groups(), bb = p.block_bytes();
+      CHECK(p.panels() % 4 == 0);
+      CHECK(p.panels() * nr >= lc.n);
+      CHECK(p.header_bytes() == (lc.affine ? 2 : 1) * nr * sizeof(float));
+      CHECK(p.bytes() == p.panels() * p.panel_bytes());
+      // Quad-position major: panel i of quad q right after panel i of quad q - 1; panels i, i + 1 of a quad
+      // panel_stride() apart; every panel somewhere in the p.bytes() of the buffer, no two overlapping.
+      std::vector<std::size_t> starts;
+      for (std::size_t pi = 0; pi < p.panels(); ++pi) {
+        if (pi % 4 != 3) CHECK(p.panel(pi + 1) == p.panel(pi) + p.panel_stride());
+        if (pi + 4 < p.panels()) CHECK(p.panel(pi + 4) == p.panel(pi) + p.panel_bytes());
+        starts.push_back(static_cast<std::size_t>(p.panel(pi) - p.panel(0)));
+      }
+      std::sort(starts.begin(), starts.end());
+      for (std::size_t pi = 0; pi < starts.size(); ++pi) CHECK(starts[pi] == pi * p.panel_bytes());
+      // The stream of a panel: header, chunks of the group, next header, ... with no gap and nothing after.
+      std::size_t at = 0, last_group = groups;
+      for (const auto& ch : p.chunks()) {
+        if (ch.group != last_group) {
+          CHECK(ch.header == at);
+          at += p.header_bytes();
+          last_group = ch.group;
+        }
+        CHECK(ch.offset == at);
+        CHECK(ch.x_offset == ch.block_offset * 8);
+        at += ch.blocks * bb;
+      }
+      CHECK(at == p.panel_bytes());
+      for (std::size_t col = 0; col < p.panels() * nr; ++col) {
+        const std::size_t panel = col / nr, j = col % nr;
+        for (std::size_t g = 0; g < groups; ++g) {
+          const float* h = reinterpret_cast<const float*>(p.panel(panel) + p.chunks()[g * (p.chunks().size() / groups)].header);
+          REQUIRE(h == p.scales(panel, g));
+          const float want_scale = col < lc.n ? q.scales[col * groups + g] : 0.0f;
+          REQUIRE(h[j] == want_scale);
+          if (!lc.affine) continue;
+          REQUIRE(p.zeros(panel, g) == h + nr);
+          float want_zero = 0.0f;
+          if (col < lc.n) {
+            const std::uint8_t raw = q.zero_points[col * groups + g];
+            want_zero = is_signed_type(lc.type) ? static_cast<float>(static_cast<std::int8_t>(raw)) + p.zero_constant() : static_cast<float>(raw);
+          }
+          REQUIRE(h[nr + j] == want_zero);
+        }
+        for (const auto& ch : p.chunks())
+          for (std::size_t t = 0; t < ch.blocks * 8; ++t) {
+            const std::uint8_t* block = p.panel(panel) + ch.offset + (t / 8) * bb;
+            const std::size_t i = t % 8;
+            const int code = is_int4(lc.type) ? (i < 4 ? block[j * 4 + i] & 15 : block[j * 4 + i - 4] >> 4) : block[(i / 4) * nr * 4 + j * 4 + i % 4];
+            int want = 0;  // padding: zero codes (k past the chunk, columns past N)
+            if (col < lc.n && t < ch.len) {
+              const int v = raw_value(q, col, ch.k0 + t);
+              want = is_signed_type(lc.type) ? v + (is_int4(lc.type) ? 8 : 128) : v;
+            }
+            REQUIRE(code == want);
+          }
+      }
+    }
+}
+
+// M = 1 (the token-by-token case) and the small-M tiles over several quads of panels, every group size the
+// runtime uses and per channel, with tails in N (a partial panel, padding panels) and in K (a short last chunk).
+TEST_CASE("weight_only: M = 1 to 8 over several panel quads, tails in N and K", "[kernels][weight_only]") {
+  const auto isas = runnable_isas();
+  struct case_ {
+    std::size_t n, k, group;
+  };
+  const std::vector<case_> cases{{150, 512, 32}, {131, 384, 64}, {200, 640, 128}, {67, 1000, 0}, {129, 264, 0}};
+  for (const case_& c : cases)
+    for (weight_only_type type : {weight_only_type::s4, weight_only_type::u4, weight_only_type::s8})
+      for (bool affine : {false, true})
+        for (std::size_t m : {std::size_t{1}, std::size_t{2}, std::size_t{4}, std::size_t{8}}) {
+          if (small_sample && m != 1 && m != 4) continue;
+          const quantized q = make_quantized(type, c.n, c.k, c.group, affine, 0);
+          std::vector<float> bias(c.n);
+          for (auto& b : bias) b = uniform_f(-1.0f, 1.0f);
+          INFO("type " << static_cast<int>(type) << (affine ? " affine" : " symmetric") << " n=" << c.n << " k=" << c.k
+                       << " group=" << c.group << " m=" << m);
+          check_problem(q, m, random_x(m, c.k, c.k), c.k, bias.data(), false, isas);
+          check_problem(q, m, grid_x(m, c.k, c.k), c.k, nullptr, true, isas);
+        }
+}
+
 TEST_CASE("weight_only: a larger layer, threads give identical results", "[kernels][weight_only]") {
   const std::size_t n = small_sample ? 200 : 520, kk = small_sample ? 512 : 2048, m = 4;
   const quantized q = make_quantized(weight_only_type::s4, n, kk, 128, false, 0);

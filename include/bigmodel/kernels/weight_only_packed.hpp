@@ -16,7 +16,13 @@
 //   int8: two 4-k halves of nr * 4 bytes, the 4 codes of one column adjacent (k0..3, then k4..7)
 //   int4: nr * 4 bytes, byte i of column j holds k = i (low nibble) and k = 4 + i (high nibble), so masking
 //         the low nibbles gives the k0..3 half of the int8 layout and shifting gives k4..7.
-// Per panel and group: nr f32 scales, and with zero points nr f32 offsets z (exact small integers).
+// Per panel and group a header: nr f32 scales, and with zero points nr f32 offsets z (exact small integers).
+// A panel is one contiguous stream, group after group: the group's header, then its chunks' blocks. The kernel
+// thus reads each panel front to back with the scales inline (a separate scale array was one more stream per
+// panel, a few cache lines per KiB of codes that the prefetchers served late: ~15 % of the M = 1 time).
+// Panels are stored quad-position major: panel i (0..3) of every quad of 4 panels, quad after quad, then the
+// next i. A tile of 4 panels reads 4 streams that continue into the next tile's 4 panels (the software
+// prefetch runs ahead across the tile boundary) rather than 4 streams restarting at every tile.
 
 #include <algorithm>
 #include <cmath>
@@ -86,6 +92,8 @@ class packed_weight_only {
     std::size_t block_offset; // blocks before this chunk in a panel
     std::size_t x_offset;     // = block_offset * 8: where its k start in a row of quantized x
     std::size_t group;
+    std::size_t offset;       // bytes from the start of a panel to this chunk's first block
+    std::size_t header;       // bytes from the start of a panel to its group's header (scales, offsets)
   };
 
   packed_weight_only() = default;
@@ -94,7 +102,7 @@ class packed_weight_only {
   [[nodiscard]] isa target() const noexcept { return target_; }
   [[nodiscard]] weight_only_type type() const noexcept { return type_; }
   [[nodiscard]] bool int4() const noexcept { return bits_of(type_) == 4; }
-  [[nodiscard]] bool has_zero_points() const noexcept { return !zeros_.empty(); }
+  [[nodiscard]] bool has_zero_points() const noexcept { return zero_points_; }
   [[nodiscard]] std::size_t n() const noexcept { return n_; }
   [[nodiscard]] std::size_t k() const noexcept { return k_; }
   [[nodiscard]] std::size_t group() const noexcept { return group_; }
@@ -102,30 +110,39 @@ class packed_weight_only {
   [[nodiscard]] std::size_t nr() const noexcept { return nr_; }
   [[nodiscard]] std::size_t panels() const noexcept { return panels_; }  // a multiple of 4
   [[nodiscard]] std::size_t block_bytes() const noexcept { return int4() ? nr_ * 4 : nr_ * 8; }
-  [[nodiscard]] std::size_t panel_bytes() const noexcept { return blocks_ * block_bytes(); }
+  // nr f32 scales, then (with zero points) nr f32 offsets: the header in front of each group of a panel.
+  [[nodiscard]] std::size_t header_bytes() const noexcept { return (zero_points_ ? 2 : 1) * nr_ * sizeof(float); }
+  [[nodiscard]] std::size_t panel_bytes() const noexcept { return blocks_ * block_bytes() + groups() * header_bytes(); }
   [[nodiscard]] std::size_t k_padded() const noexcept { return blocks_ * detail::wo_block_k; }
   [[nodiscard]] const std::vector<chunk>& chunks() const noexcept { return chunks_; }
+  // Panel i of quad q (p = 4 q + i) lies right after panel i of quad q - 1: a tile's 4 streams run on into the
+  // next tile's instead of starting 4 new ones (see the top of this file).
   [[nodiscard]] const std::uint8_t* panel(std::size_t p) const noexcept {
-    return reinterpret_cast<const std::uint8_t*>(data_.data()) + p * panel_bytes();
+    const std::size_t quad = detail::wo_panel_quad;
+    return reinterpret_cast<const std::uint8_t*>(data_.data()) + ((p % quad) * (panels_ / quad) + p / quad) * panel_bytes();
   }
-  [[nodiscard]] const float* scales(std::size_t p, std::size_t g) const noexcept { return scales_.data() + (p * groups() + g) * nr_; }
-  [[nodiscard]] const float* zeros(std::size_t p, std::size_t g) const noexcept { return zeros_.data() + (p * groups() + g) * nr_; }
+  // Bytes from panel p to panel p + 1 of the same quad.
+  [[nodiscard]] std::size_t panel_stride() const noexcept { return panels_ / detail::wo_panel_quad * panel_bytes(); }
+  // The nr scales (and offsets) of panel p, group g: inside the panel's stream, in front of the group's blocks.
+  [[nodiscard]] const float* scales(std::size_t p, std::size_t g) const noexcept {
+    return reinterpret_cast<const float*>(panel(p) + g * group_bytes_);
+  }
+  [[nodiscard]] const float* zeros(std::size_t p, std::size_t g) const noexcept { return scales(p, g) + nr_; }
   // The offset z of every value when there are no zero points (128 for s8, 8 for s4, 0 for unsigned).
   [[nodiscard]] float zero_constant() const noexcept { return zero_const_; }
   // Bytes the kernel streams: packed codes, scales and offsets.
-  [[nodiscard]] std::size_t bytes() const noexcept {
-    return panels_ * panel_bytes() + (scales_.size() + zeros_.size()) * sizeof(float);
-  }
+  [[nodiscard]] std::size_t bytes() const noexcept { return panels_ * panel_bytes(); }
 
   friend packed_weight_only pack_weight_only(const weight_only_matrix&, std::optional<isa>);
 
  private:
   aligned_buffer data_;
-  std::vector<float> scales_, zeros_;
   std::vector<chunk> chunks_;
   isa target_ = isa::scalar;
   weight_only_type type_ = weight_only_type::s4;
+  bool zero_points_ = false;
   std::size_t n_ = 0, k_ = 0, group_ = 1, nr_ = 1, panels_ = 0, blocks_ = 0;
+  std::size_t group_bytes_ = 0;  // header and blocks of one group of a panel
   float zero_const_ = 0.0f;
 };
 
@@ -184,33 +201,41 @@ inline packed_weight_only pack_weight_only(const weight_only_matrix& w, std::opt
   p.group_ = group;
   p.nr_ = detail::wo_nr(t);
   p.zero_const_ = zero_const;
-  const std::size_t nr = p.nr_, quad = detail::wo_panel_quad;
+  p.zero_points_ = w.zero_points != nullptr;
+  const std::size_t nr = p.nr_, quad = detail::wo_panel_quad, bb = p.block_bytes(), hb = p.header_bytes(), half = nr * 4;
   p.panels_ = ((w.n + nr - 1) / nr + quad - 1) / quad * quad;
-  for (std::size_t g = 0; g < groups; ++g)
+  std::size_t offset_bytes = 0;
+  for (std::size_t g = 0; g < groups; ++g) {
+    const std::size_t header = offset_bytes;
+    offset_bytes += hb;
     for (std::size_t c0 = 0; c0 < group; c0 += detail::wo_chunk_max) {
       const std::size_t len = std::min(detail::wo_chunk_max, group - c0), blocks = (len + detail::wo_block_k - 1) / detail::wo_block_k;
-      p.chunks_.push_back({g * group + c0, len, blocks, p.blocks_, p.blocks_ * detail::wo_block_k, g});
+      p.chunks_.push_back({g * group + c0, len, blocks, p.blocks_, p.blocks_ * detail::wo_block_k, g, offset_bytes, header});
       p.blocks_ += blocks;
+      offset_bytes += blocks * bb;
     }
+  }
+  p.group_bytes_ = offset_bytes / groups;  // every group has the same chunks
   const std::size_t weight_bytes = p.panels_ * p.panel_bytes();
   p.data_.reserve(weight_bytes);
   std::memset(p.data_.data(), 0, weight_bytes);
-  p.scales_.assign(p.panels_ * groups * nr, 0.0f);
-  if (w.zero_points != nullptr) p.zeros_.assign(p.panels_ * groups * nr, 0.0f);
 
   auto* out = reinterpret_cast<std::uint8_t*>(p.data_.data());
-  const std::size_t bb = p.block_bytes(), half = nr * 4;
   for (std::size_t col = 0; col < w.n; ++col) {
     const std::size_t panel = col / nr, j = col % nr;
+    std::uint8_t* base = out + (p.panel(panel) - out);
     for (std::size_t g = 0; g < groups; ++g) {
-      p.scales_[(panel * groups + g) * nr + j] = w.scales[col * groups + g];
-      if (w.zero_points != nullptr) p.zeros_[(panel * groups + g) * nr + j] = offset(col * groups + g);
+      std::uint8_t* header = base + g * p.group_bytes_;
+      const float scale = w.scales[col * groups + g];
+      std::memcpy(header + j * sizeof(float), &scale, sizeof(float));
+      if (w.zero_points == nullptr) continue;
+      const float z = offset(col * groups + g);
+      std::memcpy(header + (nr + j) * sizeof(float), &z, sizeof(float));
     }
-    std::uint8_t* base = out + panel * p.panel_bytes();
     for (const auto& ch : p.chunks_)
       for (std::size_t t = 0; t < ch.len; ++t) {
         const std::uint32_t u = detail::wo_code(w, ld, col, ch.k0 + t);
-        std::uint8_t* block = base + (ch.block_offset + t / detail::wo_block_k) * bb;
+        std::uint8_t* block = base + ch.offset + (t / detail::wo_block_k) * bb;
         const std::size_t i = t % detail::wo_block_k;
         if (int4) block[j * 4 + i % 4] = static_cast<std::uint8_t>(block[j * 4 + i % 4] | (i < 4 ? u : u << 4));
         else block[(i / 4) * half + j * 4 + i % 4] = static_cast<std::uint8_t>(u);
