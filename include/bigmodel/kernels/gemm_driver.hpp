@@ -32,8 +32,9 @@
 namespace bigmodel::kernels::detail {
 
 struct gemm_plan {
-  const std::uint8_t* a;  // packed u8 (pack_a); the tile starting at row r begins at a + r * lda
+  const std::uint8_t* a;  // packed u8 (pack_a); the tile starting at row r begins at a + (r - a_row0) * lda
   std::size_t lda;
+  std::size_t a_row0;     // first row held at a (0, or the row block's first row when A is produced per block)
   std::size_t rows_per_tile, panels_per_tile;
   std::size_t rows_per_block, panels_per_block;
   std::size_t row_blocks, panel_blocks;
@@ -111,6 +112,7 @@ inline void pack_a(const std::uint8_t* src, std::size_t lda, std::size_t m, std:
   pack_a(static_cast<const std::uint8_t*>(x.a), x.lda, x.m, x.b->k(), kp, plan.rows_per_tile, x.a_signed, dst, ks.pack_a_rows8);
   plan.a = dst;
   plan.lda = kp;
+  plan.a_row0 = 0;
   return true;
 }
 
@@ -154,16 +156,16 @@ inline void run_block(const isa_kernels& ks, const gemm_plan& plan, const gemm_a
       row_of_kernels = ks.tiles[rows - 1].data();
       std::byte* c_tile = c + r * ldc_bytes + n0 * c_size;
       if (fused) {  // f32: the epilogue runs on the accumulator registers, C written directly
-        (*fused)[rows - 1][panels - 1](plan.a + r * plan.lda, b.data() + p * b.panel_bytes(), b.panel_bytes(), k_groups, e,
+        (*fused)[rows - 1][panels - 1](plan.a + (r - plan.a_row0) * plan.lda, b.data() + p * b.panel_bytes(), b.panel_bytes(), k_groups, e,
                                     r, n0, count, reinterpret_cast<float*>(c_tile), x.ldc);
         continue;
       }
       if (direct && count == ldt) {  // raw s32 with nothing to correct: the tile kernel writes C itself
-        row_of_kernels[panels - 1](plan.a + r * plan.lda, b.data() + p * b.panel_bytes(), b.panel_bytes(), k_groups,
+        row_of_kernels[panels - 1](plan.a + (r - plan.a_row0) * plan.lda, b.data() + p * b.panel_bytes(), b.panel_bytes(), k_groups,
                                    reinterpret_cast<std::int32_t*>(c_tile), x.ldc);
         continue;
       }
-      row_of_kernels[panels - 1](plan.a + r * plan.lda, b.data() + p * b.panel_bytes(), b.panel_bytes(),
+      row_of_kernels[panels - 1](plan.a + (r - plan.a_row0) * plan.lda, b.data() + p * b.panel_bytes(), b.panel_bytes(),
                                  k_groups, tile, ldt);
       ks.store(e, r, rows, n0, count, tile, ldt, c_tile, ldc_bytes);
     }
@@ -184,6 +186,56 @@ inline void run_block(const isa_kernels& ks, const gemm_plan& plan, const gemm_a
   }
   try {
     ex.parallel_for(tasks, [&](std::size_t t) { run_block(ks, plan, x, e, t); });
+  } catch (...) {
+    return status::execution_failed;
+  }
+  return status::ok;
+}
+
+// Writes rows [r0, r0 + rows) of A in the packed layout of pack_a (tiles of rows_per_tile rows, [k_groups][rows][4],
+// K zero-padded to kp) at dst, which is where row r0 goes; r0 is a multiple of rows_per_tile. Must not throw.
+using a_producer = std::function<void(std::size_t r0, std::size_t rows, std::size_t rows_per_tile, std::size_t kp,
+                                      std::uint8_t* dst)>;
+
+// Runs the GEMM with A made by `produce` instead of packed from x.a (which is not read): one row block at a
+// time, A produced into a block-sized buffer (still in cache) right before that block's tasks consume it.
+// With a parallel_for, each block's tiles are produced in parallel, then its tasks run. Assumes
+// can_implement(x) == ok. The tiling is make_plan's, so results are those of run_blocked on the same A.
+[[nodiscard]] inline status run_blocked_produced(const isa_kernels& ks, const gemm_config& cfg, const gemm_args& x,
+                                                 const a_producer& produce, const execution& ex) noexcept {
+  if (x.m == 0) return status::ok;
+  const std::size_t kp = x.b->k_padded();
+  gemm_plan plan = make_plan(cfg, x.m, kp, x.b->panels());
+  aligned_buffer& buf = a_scratch();
+  try {
+    buf.reserve(std::min(x.m, plan.rows_per_block) * kp);
+  } catch (const std::bad_alloc&) {
+    return status::execution_failed;
+  }
+  auto* dst = reinterpret_cast<std::uint8_t*>(buf.data());
+  plan.a = dst;
+  plan.lda = kp;
+  const resolved_epilogue e = resolve(x);
+  try {
+    for (std::size_t rb = 0; rb < plan.row_blocks; ++rb) {
+      const std::size_t r0 = rb * plan.rows_per_block, rows = std::min(plan.rows_per_block, x.m - r0);
+      const std::size_t tiles = (rows + plan.rows_per_tile - 1) / plan.rows_per_tile;
+      const auto produce_tile = [&](std::size_t t) {
+        const std::size_t tr = r0 + t * plan.rows_per_tile;
+        produce(tr, std::min(plan.rows_per_tile, r0 + rows - tr), plan.rows_per_tile, kp, dst + (tr - r0) * kp);
+      };
+      const auto task = [&](std::size_t t) { run_block(ks, plan, x, e, rb * plan.panel_blocks + t); };
+      plan.a_row0 = r0;
+      if (!ex.parallel_for) {
+        for (std::size_t t = 0; t < tiles; ++t) produce_tile(t);
+        for (std::size_t t = 0; t < plan.panel_blocks; ++t) task(t);
+        continue;
+      }
+      if (tiles == 1) produce_tile(0);
+      else ex.parallel_for(tiles, produce_tile);
+      if (plan.panel_blocks == 1) task(0);
+      else ex.parallel_for(plan.panel_blocks, task);
+    }
   } catch (...) {
     return status::execution_failed;
   }
