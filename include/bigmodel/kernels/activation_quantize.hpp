@@ -139,19 +139,6 @@ inline void quantize_rows8_packed_avx512(const float* x, std::size_t ldx, std::s
     zp[r] = _mm512_set1_epi32(q[r].zero_point);
   }
   const __m512i first = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), second = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
-  auto step = [&](int r, __m512 v, __mmask16 valid) {
-    v = _mm512_min_ps(hi[r], _mm512_mul_ps(v, inv[r]));
-    return _mm512_maskz_add_epi32(valid, _mm512_cvtps_epi32(v), zp[r]);  // K padding: 0
-  };
-  auto block = [&](std::size_t j, __mmask16 valid, std::uint8_t* d, __mmask16 store0, __mmask16 store1) {
-    __m512i v[8];
-#pragma GCC unroll 8
-    for (int r = 0; r < 8; ++r) v[r] = step(r, _mm512_maskz_loadu_ps(valid, x + static_cast<std::size_t>(r) * ldx + j), valid);
-    const __m512i lo = _mm512_packus_epi16(_mm512_packs_epi32(v[0], v[1]), _mm512_packs_epi32(v[2], v[3]));
-    const __m512i up = _mm512_packus_epi16(_mm512_packs_epi32(v[4], v[5]), _mm512_packs_epi32(v[6], v[7]));
-    _mm512_mask_storeu_epi32(d, store0, _mm512_permutex2var_epi64(lo, first, up));
-    _mm512_mask_storeu_epi32(d + 64, store1, _mm512_permutex2var_epi64(lo, second, up));
-  };
   std::size_t j = 0;
   for (; j + 16 <= k; j += 16) {
     __m512i v[8];
@@ -170,7 +157,16 @@ inline void quantize_rows8_packed_avx512(const float* x, std::size_t ldx, std::s
     const auto valid = static_cast<__mmask16>((1u << left) - 1u);
     const auto store0 = static_cast<__mmask16>(groups >= 2 ? 0xFFFFu : 0x00FFu);
     const auto store1 = static_cast<__mmask16>(groups >= 4 ? 0xFFFFu : groups == 3 ? 0x00FFu : 0u);
-    block(j, valid, dst + j * 8, store0, store1);
+    __m512i v[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; ++r) {
+      const __m512 f = _mm512_maskz_loadu_ps(valid, x + static_cast<std::size_t>(r) * ldx + j);
+      v[r] = _mm512_maskz_add_epi32(valid, _mm512_cvtps_epi32(_mm512_min_ps(hi[r], _mm512_mul_ps(f, inv[r]))), zp[r]);  // padding: 0
+    }
+    const __m512i lo = _mm512_packus_epi16(_mm512_packs_epi32(v[0], v[1]), _mm512_packs_epi32(v[2], v[3]));
+    const __m512i up = _mm512_packus_epi16(_mm512_packs_epi32(v[4], v[5]), _mm512_packs_epi32(v[6], v[7]));
+    _mm512_mask_storeu_epi32(dst + j * 8, store0, _mm512_permutex2var_epi64(lo, first, up));
+    _mm512_mask_storeu_epi32(dst + j * 8 + 64, store1, _mm512_permutex2var_epi64(lo, second, up));
   }
 }
 
