@@ -3,7 +3,8 @@
 // q = clamp(nearbyint(x * (1 / s)) + zp, 0, 255). An AVX-512 version (16 floats per step, the u8 narrowing
 // done by vpmovdb, masked tails) runs when the active ISA is an AVX-512 one; otherwise the portable xsimd
 // version. Both compute the same values: the clamp happens before rounding in the same operand order, and
-// vcvtps2dq rounds to nearest even like nearbyint in the default rounding mode.
+// vcvtps2dq rounds to nearest even like nearbyint in the default rounding mode. quantize_tile_packed_with
+// writes the same values straight into the packed A layout of a GEMM tile (what linear_dynamic uses).
 
 #include <algorithm>
 #include <cmath>
@@ -236,10 +237,6 @@ inline void quantize_tile_packed_with(bool avx512, const float* x, std::size_t l
       std::uint8_t* d = dst + j0 / 4 * step + i * 4;
       for (std::size_t g = 0; g < padded / 4; ++g) std::memcpy(d + g * step, tmp + g * 4, 4);
     }
-}
-inline void quantize_tile_packed(const float* x, std::size_t ldx, std::size_t rows, std::size_t k, std::size_t kp,
-                                 const activation_quantization* q, std::uint8_t* dst) noexcept {
-  quantize_tile_packed_with(activation_rows_avx512(), x, ldx, rows, k, kp, q, dst);
 }
 
 }  // namespace bigmodel::kernels::detail
