@@ -217,7 +217,9 @@ TEST_CASE("linear_dynamic: equals the GEMM on separately quantized rows, for any
     std::size_t m, n, kk;
   };
   const std::vector<shape> shapes{{1, 17, 5},    {3, 40, 1},    {8, 33, 64},   {9, 65, 63},  {17, 48, 100},
-                                  {33, 70, 130}, {67, 96, 257}, {300, 50, 1030}, {530, 20, 515}};
+                                  {33, 70, 130}, {67, 96, 257}, {300, 50, 1030}, {530, 20, 515},
+                                  // several tasks share each tile of A (threads produce it on first use)
+                                  {70, 500, 64}, {260, 300, 1030}};
   for_each_isa([&](k::isa isa) {
     for (const shape& s : shapes)
       for (auto g : {k::granularity::per_row, k::granularity::per_tensor}) {

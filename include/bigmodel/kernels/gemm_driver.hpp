@@ -9,11 +9,14 @@
 // The tiling never depends on the thread count, so results are identical for any number of threads.
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <new>
+#include <thread>
 
 #include "aligned_buffer.hpp"
 #include "gemm_args.hpp"
@@ -134,8 +137,10 @@ inline void pack_a(const std::uint8_t* src, std::size_t lda, std::size_t m, std:
   return p;
 }
 
+// before_tile (optional) is called with the first row of every row tile of the block, right before that tile's
+// first kernel call (the first group of panels): run_blocked_produced makes sure the tile's A exists there.
 inline void run_block(const isa_kernels& ks, const gemm_plan& plan, const gemm_args& x, const resolved_epilogue& e,
-                      std::size_t task) noexcept {
+                      std::size_t task, const std::function<void(std::size_t)>* before_tile = nullptr) noexcept {
   const packed_weights& b = *x.b;
   const std::size_t nr = b.nr(), n = b.n(), k_groups = b.k_padded() / k_group;
   const std::size_t r_begin = (task / plan.panel_blocks) * plan.rows_per_block;
@@ -153,6 +158,7 @@ inline void run_block(const isa_kernels& ks, const gemm_plan& plan, const gemm_a
     const tile_fn* row_of_kernels = nullptr;
     for (std::size_t r = r_begin; r < r_end; r += plan.rows_per_tile) {
       const std::size_t rows = std::min(plan.rows_per_tile, r_end - r);
+      if (before_tile != nullptr && p == p_begin) (*before_tile)(r);
       row_of_kernels = ks.tiles[rows - 1].data();
       std::byte* c_tile = c + r * ldc_bytes + n0 * c_size;
       if (fused) {  // f32: the epilogue runs on the accumulator registers, C written directly
@@ -197,45 +203,60 @@ inline void run_block(const isa_kernels& ks, const gemm_plan& plan, const gemm_a
 using a_producer = std::function<void(std::size_t r0, std::size_t rows, std::size_t rows_per_tile, std::size_t kp,
                                       std::uint8_t* dst)>;
 
-// Runs the GEMM with A made by `produce` instead of packed from x.a (which is not read): one row block at a
-// time, A produced into a block-sized buffer (still in cache) right before that block's tasks consume it.
-// With a parallel_for, each block's tiles are produced in parallel, then its tasks run. Assumes
-// can_implement(x) == ok. The tiling is make_plan's, so results are those of run_blocked on the same A.
+// Runs the GEMM with A made by `produce` instead of packed from x.a (which is not read). Single-threaded: one row
+// block at a time, A produced into a block-sized buffer (still in cache) right before that block's tasks
+// consume it. With a parallel_for: one parallel_for over all tasks, like run_blocked (a barrier per row block,
+// or a separate parallel_for for producing, costs more than it saves: every block would wait for the slowest
+// thread, and thread_parallel_for starts threads per call); each tile of A is produced by the first task that
+// needs it while the others needing it wait, so production is spread over the threads. Assumes
+// can_implement(x) == ok. The tiling is make_plan's either way, so results are those of run_blocked on the same A.
 [[nodiscard]] inline status run_blocked_produced(const isa_kernels& ks, const gemm_config& cfg, const gemm_args& x,
                                                  const a_producer& produce, const execution& ex) noexcept {
   if (x.m == 0) return status::ok;
   const std::size_t kp = x.b->k_padded();
   gemm_plan plan = make_plan(cfg, x.m, kp, x.b->panels());
+  const bool serial = !ex.parallel_for;
+  const std::size_t tiles = (x.m + plan.rows_per_tile - 1) / plan.rows_per_tile;
   aligned_buffer& buf = a_scratch();
+  std::unique_ptr<std::atomic<std::uint8_t>[]> state;  // per tile: 0 to do, 1 being produced, 2 ready
   try {
-    buf.reserve(std::min(x.m, plan.rows_per_block) * kp);
+    buf.reserve((serial ? std::min(x.m, plan.rows_per_block) : x.m) * kp);
+    if (!serial) state.reset(new std::atomic<std::uint8_t>[tiles]());
   } catch (const std::bad_alloc&) {
     return status::execution_failed;
   }
   auto* dst = reinterpret_cast<std::uint8_t*>(buf.data());
   plan.a = dst;
   plan.lda = kp;
+  plan.a_row0 = 0;
   const resolved_epilogue e = resolve(x);
-  try {
+  // The tile starting at row tr (in a row block ending at r_end), at its place in the buffer (which holds a_row0).
+  const auto produce_tile = [&](std::size_t r_end, std::size_t tr) {
+    produce(tr, std::min(plan.rows_per_tile, r_end - tr), plan.rows_per_tile, kp, dst + (tr - plan.a_row0) * kp);
+  };
+  if (serial) {
     for (std::size_t rb = 0; rb < plan.row_blocks; ++rb) {
-      const std::size_t r0 = rb * plan.rows_per_block, rows = std::min(plan.rows_per_block, x.m - r0);
-      const std::size_t tiles = (rows + plan.rows_per_tile - 1) / plan.rows_per_tile;
-      const auto produce_tile = [&](std::size_t t) {
-        const std::size_t tr = r0 + t * plan.rows_per_tile;
-        produce(tr, std::min(plan.rows_per_tile, r0 + rows - tr), plan.rows_per_tile, kp, dst + (tr - r0) * kp);
-      };
-      const auto task = [&](std::size_t t) { run_block(ks, plan, x, e, rb * plan.panel_blocks + t); };
+      const std::size_t r0 = rb * plan.rows_per_block, r_end = std::min(x.m, r0 + plan.rows_per_block);
       plan.a_row0 = r0;
-      if (!ex.parallel_for) {
-        for (std::size_t t = 0; t < tiles; ++t) produce_tile(t);
-        for (std::size_t t = 0; t < plan.panel_blocks; ++t) task(t);
-        continue;
-      }
-      if (tiles == 1) produce_tile(0);
-      else ex.parallel_for(tiles, produce_tile);
-      if (plan.panel_blocks == 1) task(0);
-      else ex.parallel_for(plan.panel_blocks, task);
+      for (std::size_t tr = r0; tr < r_end; tr += plan.rows_per_tile) produce_tile(r_end, tr);
+      for (std::size_t t = 0; t < plan.panel_blocks; ++t) run_block(ks, plan, x, e, rb * plan.panel_blocks + t);
     }
+    return status::ok;
+  }
+  // Row blocks are whole tiles, so the tile starting at row r is tile r / rows_per_tile of the whole of A.
+  const std::function<void(std::size_t)> ensure = [&](std::size_t r) {
+    std::atomic<std::uint8_t>& s = state[r / plan.rows_per_tile];
+    if (s.load(std::memory_order_acquire) == 2) return;
+    std::uint8_t expected = 0;
+    if (s.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+      produce_tile(x.m, r);
+      s.store(2, std::memory_order_release);
+      return;
+    }
+    while (s.load(std::memory_order_acquire) != 2) std::this_thread::yield();
+  };
+  try {
+    ex.parallel_for(plan.row_blocks * plan.panel_blocks, [&](std::size_t t) { run_block(ks, plan, x, e, t, &ensure); });
   } catch (...) {
     return status::execution_failed;
   }
