@@ -65,10 +65,11 @@ inline void linear_dynamic(std::size_t m, const float* x, std::size_t ldx, const
   require(x != nullptr && y != nullptr, "kernels.bad_argument", "linear_dynamic: null x or y", ctx);
   require(ldx >= k && ldy >= n, "kernels.bad_argument", "linear_dynamic: leading dimension too small", ctx);
 
-  // x is quantized straight into the GEMM's packed A layout, one row block at a time right before the block
-  // is multiplied (detail::run_gemm_produced): no u8 copy of x, no separate packing pass, and the packed
-  // block is still in cache when the tiles read it. Per row, min / max reads the row from memory and the
-  // quantization reads it again from L1.
+  // x is quantized straight into the GEMM's packed A layout (detail::run_gemm_produced): no u8 copy of x and
+  // no separate packing pass. Single-threaded, one row block at a time right before the block is multiplied,
+  // so the packed block is still in cache when the tiles read it; with threads, each tile by the first task
+  // that needs it (the scales of its rows are written before any task reads them). Per row, min / max reads
+  // the row from memory and the quantization reads it again from L1.
   detail::linear_scratch& s = detail::linear_buffers();
   epilogue ep = dequantize(1.0f, 0, w_scale, w_per_channel) | bias(bias_values) | epilogues::activation_t{opt.act};
   activation_quantization tensor_q{1.0f, 0};
