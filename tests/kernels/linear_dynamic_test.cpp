@@ -6,7 +6,10 @@
 
 #include "test_support.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
 
 namespace {
 
@@ -148,4 +151,116 @@ TEST_CASE("activation quantization rows: the AVX-512 kernels equal the portable 
 #else
   WARN("skipped: not an x86-64 build");
 #endif
+}
+
+namespace {
+
+// pack_a's layout of one tile ([kp / 4][rows][4], K zero-padded), built from quantize_row_portable.
+std::vector<std::uint8_t> reference_tile(const float* x, std::size_t ldx, std::size_t rows, std::size_t kk, std::size_t kp,
+                                         const k::activation_quantization* q) {
+  std::vector<std::uint8_t> out(rows * kp, 0), row(kk);
+  for (std::size_t i = 0; i < rows; ++i) {
+    k::detail::quantize_row_portable(x + i * ldx, kk, q[i], row.data());
+    for (std::size_t t = 0; t < kk; ++t) out[t / 4 * rows * 4 + i * 4 + t % 4] = row[t];
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("activation quantization: tiles packed directly equal pack_a of the quantized rows", "[kernels][linear_dynamic]") {
+  std::uniform_real_distribution<float> u(-3.0f, 3.0f);
+  std::vector<bool> paths{false};
+#if BIGMODEL_KERNELS_X86
+  if (k::is_supported(k::isa::avx512bw)) paths.push_back(true);
+  else WARN("AVX-512 tile path not tested: this CPU has no AVX-512BW");
+#endif
+  for (const bool avx512 : paths)
+    for (std::size_t rows = 1; rows <= 8; ++rows)
+      for (std::size_t kk : {1, 2, 3, 4, 5, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 70, 255, 256, 257, 300, 515}) {
+        const std::size_t kp = (kk + 3) / 4 * 4, ldx = kk + 5;  // strided rows
+        for (int rep = 0; rep < 3; ++rep) {
+          INFO("avx512 " << avx512 << " rows " << rows << " K " << kk << " rep " << rep);
+          std::vector<float> x(rows * ldx + 1);
+          for (auto& v : x) v = u(rng());
+          if (rep == 1)  // exact .5 steps: ties round to even
+            for (std::size_t t = 0; t < kk; ++t) x[1 + t] = 0.5f * static_cast<float>(static_cast<int>(t % 80) - 40);
+          if (rep == 2) {  // values far outside the range (clamped), NaN, infinities
+            x[1] = 1e30f, x[1 + kk - 1] = -1e30f;
+            if (rows > 1) x[1 + ldx] = std::numeric_limits<float>::quiet_NaN();
+            if (rows > 2) x[1 + 2 * ldx + kk / 2] = std::numeric_limits<float>::infinity();
+            if (rows > 3) x[1 + 3 * ldx + kk / 3] = -std::numeric_limits<float>::infinity();
+          }
+          const float* rows_x = x.data() + 1;  // unaligned
+          std::vector<k::activation_quantization> q(rows);
+          for (std::size_t i = 0; i < rows; ++i) {
+            float lo = rows_x[i * ldx], hi = lo;
+            k::detail::min_max_portable(rows_x + i * ldx, kk, lo, hi);
+            q[i] = rep == 2 ? k::activation_quantization{0.01f + 0.003f * static_cast<float>(i), static_cast<std::int32_t>(i * 31)}
+                            : k::detail::choose_quantization(lo, hi);
+          }
+          const auto want = reference_tile(rows_x, ldx, rows, kk, kp, q.data());
+          std::vector<std::uint8_t> got(rows * kp + 64, 0xAB);
+          k::detail::quantize_tile_packed_with(avx512, rows_x, ldx, rows, kk, kp, q.data(), got.data());
+          CHECK(std::equal(want.begin(), want.end(), got.begin()));
+          CHECK(std::all_of(got.begin() + static_cast<std::ptrdiff_t>(rows * kp), got.end(), [](std::uint8_t b) { return b == 0xAB; }));
+        }
+      }
+}
+
+// linear_dynamic quantizes into the packed A layout itself, row block by row block; it must give exactly what
+// the GEMM gives on the u8 copy quantized row by row (same A, same epilogue), for tails in M and K, strided x,
+// both granularities, several row blocks, and 1, 2 or 3 threads.
+TEST_CASE("linear_dynamic: equals the GEMM on separately quantized rows, for any thread count", "[kernels][linear_dynamic]") {
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  struct shape {
+    std::size_t m, n, kk;
+  };
+  const std::vector<shape> shapes{{1, 17, 5},    {3, 40, 1},    {8, 33, 64},   {9, 65, 63},  {17, 48, 100},
+                                  {33, 70, 130}, {67, 96, 257}, {300, 50, 1030}, {530, 20, 515},
+                                  // several tasks share each tile of A (threads produce it on first use)
+                                  {70, 500, 64}, {260, 300, 1030}};
+  for_each_isa([&](k::isa isa) {
+    for (const shape& s : shapes)
+      for (auto g : {k::granularity::per_row, k::granularity::per_tensor}) {
+        INFO("isa " << k::isa_name(isa) << " M=" << s.m << " N=" << s.n << " K=" << s.kk << " per_row=" << (g == k::granularity::per_row));
+        const std::size_t ldx = s.kk + 7, ldy = s.n + 3;
+        std::vector<float> x(s.m * ldx), bias(s.n), w_scale(s.n);
+        for (std::size_t i = 0; i < s.m; ++i)
+          for (std::size_t t = 0; t < s.kk; ++t) x[i * ldx + t] = normal(rng()) * static_cast<float>(1 + i % 4) + (i % 3 == 1 ? 1.5f : 0.0f);
+        for (auto& b : bias) b = normal(rng());
+        for (auto& v : w_scale) v = 0.01f + 0.001f * std::abs(normal(rng()));
+        std::vector<std::int8_t> wq(s.n * s.kk);
+        std::uniform_int_distribution<int> wd(-127, 127);
+        for (auto& v : wq) v = static_cast<std::int8_t>(wd(rng()));
+        const auto packed = k::pack_weights(wq.data(), s.kk, s.n, s.kk, k::weight_layout::n_by_k);
+
+        // Reference: quantize every row into a u8 copy with the row kernels, then the plain GEMM.
+        std::vector<std::uint8_t> a(s.m * s.kk);
+        std::vector<float> scale(s.m);
+        std::vector<std::int32_t> zp(s.m);
+        float tlo = x[0], thi = tlo;
+        for (std::size_t i = 0; i < s.m; ++i) k::detail::min_max(x.data() + i * ldx, s.kk, tlo, thi);
+        for (std::size_t i = 0; i < s.m; ++i) {
+          float lo = x[i * ldx], hi = lo;
+          k::detail::min_max(x.data() + i * ldx, s.kk, lo, hi);
+          const auto q = g == k::granularity::per_row ? k::detail::choose_quantization(lo, hi) : k::detail::choose_quantization(tlo, thi);
+          scale[i] = q.scale, zp[i] = q.zero_point;
+          k::detail::quantize_row(x.data() + i * ldx, s.kk, q, a.data() + i * s.kk);
+        }
+        k::epilogue ep = k::dequantize(1.0f, 0, w_scale.data(), true) | k::bias(bias.data());
+        if (g == k::granularity::per_row) ep.a_row_scale = scale.data(), ep.a_row_zero_point = zp.data();
+        else ep.a_scale = scale[0], ep.a_zero_point = zp[0];
+        std::vector<float> want(s.m * ldy, -7.0f);
+        k::gemm(s.m, a.data(), s.kk, packed, want.data(), ldy, ep);
+
+        for (unsigned threads : {1u, 2u, 3u}) {
+          INFO("threads " << threads);
+          std::vector<float> y(s.m * ldy, -7.0f);  // the gaps between rows must stay untouched
+          k::linear_dynamic(s.m, x.data(), ldx, packed, w_scale.data(), true, bias.data(), y.data(), ldy,
+                            {.activations = g, .exec = k::execution::threads(threads)});
+          CHECK(std::memcmp(y.data(), want.data(), y.size() * sizeof(float)) == 0);
+        }
+      }
+  });
 }

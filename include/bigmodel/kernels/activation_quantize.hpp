@@ -3,12 +3,14 @@
 // q = clamp(nearbyint(x * (1 / s)) + zp, 0, 255). An AVX-512 version (16 floats per step, the u8 narrowing
 // done by vpmovdb, masked tails) runs when the active ISA is an AVX-512 one; otherwise the portable xsimd
 // version. Both compute the same values: the clamp happens before rounding in the same operand order, and
-// vcvtps2dq rounds to nearest even like nearbyint in the default rounding mode.
+// vcvtps2dq rounds to nearest even like nearbyint in the default rounding mode. quantize_tile_packed_with
+// writes the same values straight into the packed A layout of a GEMM tile (what linear_dynamic uses).
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 
 #include <xsimd/xsimd.hpp>
 
@@ -86,14 +88,18 @@ inline void min_max_avx512(const float* x, std::size_t k, float& lo, float& hi) 
   __m512 lo0 = _mm512_set1_ps(lo), hi0 = _mm512_set1_ps(hi), lo1 = lo0, hi1 = hi0;
   std::size_t j = 0;
   for (; j + 32 <= k; j += 32) {  // two chains hide the min/max latency
-    const __m512 a = _mm512_loadu_ps(x + j), b = _mm512_loadu_ps(x + j + 16);
+    __m512 a = _mm512_loadu_ps(x + j), b = _mm512_loadu_ps(x + j + 16);
+    // Keep each vector in a register: GCC otherwise folds the load into both vminps and vmaxps, and the
+    // doubled loads (not the arithmetic) then bound the loop when the row is in L1 / L2 (2x slower).
+    asm("" : "+v"(a), "+v"(b));
     lo0 = _mm512_min_ps(lo0, a), hi0 = _mm512_max_ps(hi0, a);
     lo1 = _mm512_min_ps(lo1, b), hi1 = _mm512_max_ps(hi1, b);
   }
   for (; j < k; j += 16) {
     const auto m = static_cast<__mmask16>(k - j >= 16 ? 0xFFFFu : (1u << (k - j)) - 1u);
-    lo0 = _mm512_min_ps(lo0, _mm512_mask_loadu_ps(lo0, m, x + j));
-    hi0 = _mm512_max_ps(hi0, _mm512_mask_loadu_ps(hi0, m, x + j));
+    __m512 a = _mm512_mask_loadu_ps(lo0, m, x + j);  // lanes past the row repeat lo0: neutral for the min
+    const __m512 b = _mm512_mask_loadu_ps(hi0, m, x + j);
+    lo0 = _mm512_min_ps(lo0, a), hi0 = _mm512_max_ps(hi0, b);
   }
   lo = _mm512_reduce_min_ps(_mm512_min_ps(lo0, lo1));
   hi = _mm512_reduce_max_ps(_mm512_max_ps(hi0, hi1));
@@ -113,6 +119,55 @@ inline void quantize_row_avx512(const float* x, std::size_t k, activation_quanti
   if (j < k) {
     const auto m = static_cast<__mmask16>((1u << (k - j)) - 1u);
     _mm512_mask_cvtepi32_storeu_epi8(out + j, m, step(_mm512_maskz_loadu_ps(m, x + j)));
+  }
+}
+
+// Quantizes 8 rows of x (ldx apart, each with its own parameters) straight into the packed A layout of an
+// 8-row GEMM tile: [kp / 4][8][4] bytes, K zero-padded to kp (a multiple of 4). Per 16 k of each row:
+// v = min(x * (1 / s), 255 - zp) (NaN stays NaN), round to nearest even, + zp; the signed-saturating dword ->
+// word and word -> u8 packs then clamp to [0, 255] (NaN and -inf convert to INT_MIN, hence 0). That is the
+// value quantize_row computes: rounding is monotone and the clamp bounds -zp, 255 - zp are integers.
+// The two packs leave, in 128-bit lane g of the result, group g of four rows; two permutes interleave the
+// two halves of the tile into [group][8 rows].
+inline void quantize_rows8_packed_avx512(const float* x, std::size_t ldx, std::size_t k, std::size_t kp,
+                                         const activation_quantization* q, std::uint8_t* dst) noexcept {
+  __m512 inv[8], hi[8];
+  __m512i zp[8];
+#pragma GCC unroll 8
+  for (int r = 0; r < 8; ++r) {
+    inv[r] = _mm512_set1_ps(1.0f / q[r].scale);
+    hi[r] = _mm512_set1_ps(static_cast<float>(255 - q[r].zero_point));
+    zp[r] = _mm512_set1_epi32(q[r].zero_point);
+  }
+  const __m512i first = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), second = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+  std::size_t j = 0;
+  for (; j + 16 <= k; j += 16) {
+    __m512i v[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; ++r) {
+      __m512 f = _mm512_min_ps(hi[r], _mm512_mul_ps(_mm512_loadu_ps(x + static_cast<std::size_t>(r) * ldx + j), inv[r]));
+      v[r] = _mm512_add_epi32(_mm512_cvtps_epi32(f), zp[r]);
+    }
+    const __m512i lo = _mm512_packus_epi16(_mm512_packs_epi32(v[0], v[1]), _mm512_packs_epi32(v[2], v[3]));
+    const __m512i up = _mm512_packus_epi16(_mm512_packs_epi32(v[4], v[5]), _mm512_packs_epi32(v[6], v[7]));
+    _mm512_storeu_si512(dst + j * 8, _mm512_permutex2var_epi64(lo, first, up));
+    _mm512_storeu_si512(dst + j * 8 + 64, _mm512_permutex2var_epi64(lo, second, up));
+  }
+  if (j < kp) {  // 1-15 k left, then padding up to kp: 1-4 groups of 32 bytes to store
+    const std::size_t left = k - j, groups = (kp - j) / 4;
+    const auto valid = static_cast<__mmask16>((1u << left) - 1u);
+    const auto store0 = static_cast<__mmask16>(groups >= 2 ? 0xFFFFu : 0x00FFu);
+    const auto store1 = static_cast<__mmask16>(groups >= 4 ? 0xFFFFu : groups == 3 ? 0x00FFu : 0u);
+    __m512i v[8];
+#pragma GCC unroll 8
+    for (int r = 0; r < 8; ++r) {
+      const __m512 f = _mm512_maskz_loadu_ps(valid, x + static_cast<std::size_t>(r) * ldx + j);
+      v[r] = _mm512_maskz_add_epi32(valid, _mm512_cvtps_epi32(_mm512_min_ps(hi[r], _mm512_mul_ps(f, inv[r]))), zp[r]);  // padding: 0
+    }
+    const __m512i lo = _mm512_packus_epi16(_mm512_packs_epi32(v[0], v[1]), _mm512_packs_epi32(v[2], v[3]));
+    const __m512i up = _mm512_packus_epi16(_mm512_packs_epi32(v[4], v[5]), _mm512_packs_epi32(v[6], v[7]));
+    _mm512_mask_storeu_epi32(dst + j * 8, store0, _mm512_permutex2var_epi64(lo, first, up));
+    _mm512_mask_storeu_epi32(dst + j * 8 + 64, store1, _mm512_permutex2var_epi64(lo, second, up));
   }
 }
 
@@ -137,12 +192,18 @@ namespace bigmodel::kernels::detail {
 #endif
 }
 
-// lo / hi widened by the row's values (callers seed them with the first element).
-inline void min_max(const float* x, std::size_t k, float& lo, float& hi) noexcept {
+// lo / hi widened by the row's values (callers seed them with the first element). The *_with forms take
+// activation_rows_avx512() from the caller, who asks once instead of once per row.
+inline void min_max_with(bool avx512, const float* x, std::size_t k, float& lo, float& hi) noexcept {
 #if BIGMODEL_KERNELS_X86
-  if (activation_rows_avx512()) return min_max_avx512(x, k, lo, hi);
+  if (avx512) return min_max_avx512(x, k, lo, hi);
+#else
+  (void)avx512;
 #endif
   min_max_portable(x, k, lo, hi);
+}
+inline void min_max(const float* x, std::size_t k, float& lo, float& hi) noexcept {
+  min_max_with(activation_rows_avx512(), x, k, lo, hi);
 }
 
 inline void quantize_row(const float* x, std::size_t k, activation_quantization q, std::uint8_t* out) noexcept {
@@ -150,6 +211,32 @@ inline void quantize_row(const float* x, std::size_t k, activation_quantization 
   if (activation_rows_avx512()) return quantize_row_avx512(x, k, q, out);
 #endif
   quantize_row_portable(x, k, q, out);
+}
+
+// Quantizes `rows` rows of x (ldx apart, row i with q[i]) into the packed layout of one GEMM tile of that
+// many rows, [kp / 4][rows][4] (see pack_a in gemm_driver.hpp), K zero-padded to kp. Same values as
+// quantize_row. 8-row tiles on AVX-512 go through registers; otherwise each row is quantized 256 values at a
+// time into a small buffer and interleaved from there.
+inline void quantize_tile_packed_with(bool avx512, const float* x, std::size_t ldx, std::size_t rows, std::size_t k,
+                                      std::size_t kp, const activation_quantization* q, std::uint8_t* dst) noexcept {
+#if BIGMODEL_KERNELS_X86
+  if (rows == 8 && avx512) return quantize_rows8_packed_avx512(x, ldx, k, kp, q, dst);
+#endif
+  constexpr std::size_t chunk = 256;
+  alignas(64) std::uint8_t tmp[chunk];
+  const std::size_t step = rows * 4;
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t j0 = 0; j0 < kp; j0 += chunk) {  // j0 < kp = K rounded up to 4 implies j0 < K
+      const std::size_t len = std::min(chunk, k - j0), padded = std::min(chunk, kp - j0);
+#if BIGMODEL_KERNELS_X86
+      if (avx512) quantize_row_avx512(x + i * ldx + j0, len, q[i], tmp);
+      else
+#endif
+        quantize_row_portable(x + i * ldx + j0, len, q[i], tmp);
+      std::fill(tmp + len, tmp + padded, std::uint8_t{0});
+      std::uint8_t* d = dst + j0 / 4 * step + i * 4;
+      for (std::size_t g = 0; g < padded / 4; ++g) std::memcpy(d + g * step, tmp + g * 4, 4);
+    }
 }
 
 }  // namespace bigmodel::kernels::detail

@@ -41,6 +41,19 @@ namespace detail {
   return detail::run_blocked(detail::kernels_for(i), config_for(i), args, exec);
 }
 
+namespace detail {
+// The GEMM with u8 A written by `produce` straight into the packed layout, row block by row block (see
+// run_blocked_produced); args.a must be non-null but is not read. For linear_dynamic, which quantizes f32
+// activations there instead of into a u8 copy that the GEMM would then pack again.
+[[nodiscard]] inline status run_gemm_produced(const gemm_args& args, const a_producer& produce, const execution& exec = {}) noexcept {
+  if (const status s = can_implement(args); s != status::ok) return s;
+  if (args.a_signed) return status::bad_epilogue;  // produced A is u8
+  const isa i = args.b->target();
+  note_used(i);
+  return run_blocked_produced(kernels_for(i), config_for(i), args, produce, exec);
+}
+}  // namespace detail
+
 template <class TA, class TC>
 [[nodiscard]] gemm_args make_gemm_args(std::size_t m, const TA* a, std::size_t lda, const packed_weights& b, TC* c,
                                        std::size_t ldc, const epilogue& ep) noexcept {

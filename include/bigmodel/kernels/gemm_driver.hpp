@@ -9,11 +9,14 @@
 // The tiling never depends on the thread count, so results are identical for any number of threads.
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <new>
+#include <thread>
 
 #include "aligned_buffer.hpp"
 #include "gemm_args.hpp"
@@ -32,8 +35,9 @@
 namespace bigmodel::kernels::detail {
 
 struct gemm_plan {
-  const std::uint8_t* a;  // packed u8 (pack_a); the tile starting at row r begins at a + r * lda
+  const std::uint8_t* a;  // packed u8 (pack_a); the tile starting at row r begins at a + (r - a_row0) * lda
   std::size_t lda;
+  std::size_t a_row0;     // first row held at a (0, or the row block's first row when A is produced per block)
   std::size_t rows_per_tile, panels_per_tile;
   std::size_t rows_per_block, panels_per_block;
   std::size_t row_blocks, panel_blocks;
@@ -111,6 +115,7 @@ inline void pack_a(const std::uint8_t* src, std::size_t lda, std::size_t m, std:
   pack_a(static_cast<const std::uint8_t*>(x.a), x.lda, x.m, x.b->k(), kp, plan.rows_per_tile, x.a_signed, dst, ks.pack_a_rows8);
   plan.a = dst;
   plan.lda = kp;
+  plan.a_row0 = 0;
   return true;
 }
 
@@ -132,8 +137,10 @@ inline void pack_a(const std::uint8_t* src, std::size_t lda, std::size_t m, std:
   return p;
 }
 
+// before_tile (optional) is called with the first row of every row tile of the block, right before that tile's
+// first kernel call (the first group of panels): run_blocked_produced makes sure the tile's A exists there.
 inline void run_block(const isa_kernels& ks, const gemm_plan& plan, const gemm_args& x, const resolved_epilogue& e,
-                      std::size_t task) noexcept {
+                      std::size_t task, const std::function<void(std::size_t)>* before_tile = nullptr) noexcept {
   const packed_weights& b = *x.b;
   const std::size_t nr = b.nr(), n = b.n(), k_groups = b.k_padded() / k_group;
   const std::size_t r_begin = (task / plan.panel_blocks) * plan.rows_per_block;
@@ -151,19 +158,20 @@ inline void run_block(const isa_kernels& ks, const gemm_plan& plan, const gemm_a
     const tile_fn* row_of_kernels = nullptr;
     for (std::size_t r = r_begin; r < r_end; r += plan.rows_per_tile) {
       const std::size_t rows = std::min(plan.rows_per_tile, r_end - r);
+      if (before_tile != nullptr && p == p_begin) (*before_tile)(r);
       row_of_kernels = ks.tiles[rows - 1].data();
       std::byte* c_tile = c + r * ldc_bytes + n0 * c_size;
       if (fused) {  // f32: the epilogue runs on the accumulator registers, C written directly
-        (*fused)[rows - 1][panels - 1](plan.a + r * plan.lda, b.data() + p * b.panel_bytes(), b.panel_bytes(), k_groups, e,
+        (*fused)[rows - 1][panels - 1](plan.a + (r - plan.a_row0) * plan.lda, b.data() + p * b.panel_bytes(), b.panel_bytes(), k_groups, e,
                                     r, n0, count, reinterpret_cast<float*>(c_tile), x.ldc);
         continue;
       }
       if (direct && count == ldt) {  // raw s32 with nothing to correct: the tile kernel writes C itself
-        row_of_kernels[panels - 1](plan.a + r * plan.lda, b.data() + p * b.panel_bytes(), b.panel_bytes(), k_groups,
+        row_of_kernels[panels - 1](plan.a + (r - plan.a_row0) * plan.lda, b.data() + p * b.panel_bytes(), b.panel_bytes(), k_groups,
                                    reinterpret_cast<std::int32_t*>(c_tile), x.ldc);
         continue;
       }
-      row_of_kernels[panels - 1](plan.a + r * plan.lda, b.data() + p * b.panel_bytes(), b.panel_bytes(),
+      row_of_kernels[panels - 1](plan.a + (r - plan.a_row0) * plan.lda, b.data() + p * b.panel_bytes(), b.panel_bytes(),
                                  k_groups, tile, ldt);
       ks.store(e, r, rows, n0, count, tile, ldt, c_tile, ldc_bytes);
     }
@@ -184,6 +192,71 @@ inline void run_block(const isa_kernels& ks, const gemm_plan& plan, const gemm_a
   }
   try {
     ex.parallel_for(tasks, [&](std::size_t t) { run_block(ks, plan, x, e, t); });
+  } catch (...) {
+    return status::execution_failed;
+  }
+  return status::ok;
+}
+
+// Writes rows [r0, r0 + rows) of A in the packed layout of pack_a (tiles of rows_per_tile rows, [k_groups][rows][4],
+// K zero-padded to kp) at dst, which is where row r0 goes; r0 is a multiple of rows_per_tile. Must not throw.
+using a_producer = std::function<void(std::size_t r0, std::size_t rows, std::size_t rows_per_tile, std::size_t kp,
+                                      std::uint8_t* dst)>;
+
+// Runs the GEMM with A made by `produce` instead of packed from x.a (which is not read). Single-threaded: one row
+// block at a time, A produced into a block-sized buffer (still in cache) right before that block's tasks
+// consume it. With a parallel_for: one parallel_for over all tasks, like run_blocked (a barrier per row block,
+// or a separate parallel_for for producing, costs more than it saves: every block would wait for the slowest
+// thread, and thread_parallel_for starts threads per call); each tile of A is produced by the first task that
+// needs it while the others needing it wait, so production is spread over the threads. Assumes
+// can_implement(x) == ok. The tiling is make_plan's either way, so results are those of run_blocked on the same A.
+[[nodiscard]] inline status run_blocked_produced(const isa_kernels& ks, const gemm_config& cfg, const gemm_args& x,
+                                                 const a_producer& produce, const execution& ex) noexcept {
+  if (x.m == 0) return status::ok;
+  const std::size_t kp = x.b->k_padded();
+  gemm_plan plan = make_plan(cfg, x.m, kp, x.b->panels());
+  const bool serial = !ex.parallel_for;
+  const std::size_t tiles = (x.m + plan.rows_per_tile - 1) / plan.rows_per_tile;
+  aligned_buffer& buf = a_scratch();
+  std::unique_ptr<std::atomic<std::uint8_t>[]> state;  // per tile: 0 to do, 1 being produced, 2 ready
+  try {
+    buf.reserve((serial ? std::min(x.m, plan.rows_per_block) : x.m) * kp);
+    if (!serial) state.reset(new std::atomic<std::uint8_t>[tiles]());
+  } catch (const std::bad_alloc&) {
+    return status::execution_failed;
+  }
+  auto* dst = reinterpret_cast<std::uint8_t*>(buf.data());
+  plan.a = dst;
+  plan.lda = kp;
+  plan.a_row0 = 0;
+  const resolved_epilogue e = resolve(x);
+  // The tile starting at row tr (in a row block ending at r_end), at its place in the buffer (which holds a_row0).
+  const auto produce_tile = [&](std::size_t r_end, std::size_t tr) {
+    produce(tr, std::min(plan.rows_per_tile, r_end - tr), plan.rows_per_tile, kp, dst + (tr - plan.a_row0) * kp);
+  };
+  if (serial) {
+    for (std::size_t rb = 0; rb < plan.row_blocks; ++rb) {
+      const std::size_t r0 = rb * plan.rows_per_block, r_end = std::min(x.m, r0 + plan.rows_per_block);
+      plan.a_row0 = r0;
+      for (std::size_t tr = r0; tr < r_end; tr += plan.rows_per_tile) produce_tile(r_end, tr);
+      for (std::size_t t = 0; t < plan.panel_blocks; ++t) run_block(ks, plan, x, e, rb * plan.panel_blocks + t);
+    }
+    return status::ok;
+  }
+  // Row blocks are whole tiles, so the tile starting at row r is tile r / rows_per_tile of the whole of A.
+  const std::function<void(std::size_t)> ensure = [&](std::size_t r) {
+    std::atomic<std::uint8_t>& s = state[r / plan.rows_per_tile];
+    if (s.load(std::memory_order_acquire) == 2) return;
+    std::uint8_t expected = 0;
+    if (s.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) {
+      produce_tile(x.m, r);
+      s.store(2, std::memory_order_release);
+      return;
+    }
+    while (s.load(std::memory_order_acquire) != 2) std::this_thread::yield();
+  };
+  try {
+    ex.parallel_for(plan.row_blocks * plan.panel_blocks, [&](std::size_t t) { run_block(ks, plan, x, e, t, &ensure); });
   } catch (...) {
     return status::execution_failed;
   }

@@ -17,7 +17,6 @@
 
 #include "../core/error.hpp"
 #include "activation_quantize.hpp"
-#include "aligned_buffer.hpp"
 #include "gemm.hpp"
 
 namespace bigmodel::kernels {
@@ -42,7 +41,6 @@ namespace detail {
 }
 
 struct linear_scratch {
-  aligned_buffer q;
   std::vector<float> scale;
   std::vector<std::int32_t> zero_point;
 };
@@ -67,32 +65,49 @@ inline void linear_dynamic(std::size_t m, const float* x, std::size_t ldx, const
   require(x != nullptr && y != nullptr, "kernels.bad_argument", "linear_dynamic: null x or y", ctx);
   require(ldx >= k && ldy >= n, "kernels.bad_argument", "linear_dynamic: leading dimension too small", ctx);
 
+  // x is quantized straight into the GEMM's packed A layout (detail::run_gemm_produced): no u8 copy of x and
+  // no separate packing pass. Single-threaded, one row block at a time right before the block is multiplied,
+  // so the packed block is still in cache when the tiles read it; with threads, each tile by the first task
+  // that needs it (the scales of its rows are written before any task reads them). Per row, min / max reads
+  // the row from memory and the quantization reads it again from L1.
   detail::linear_scratch& s = detail::linear_buffers();
-  s.q.reserve(m * k);
-  auto* q = reinterpret_cast<std::uint8_t*>(s.q.data());
   epilogue ep = dequantize(1.0f, 0, w_scale, w_per_channel) | bias(bias_values) | epilogues::activation_t{opt.act};
-  if (opt.activations == granularity::per_row) {
+  activation_quantization tensor_q{1.0f, 0};
+  const bool per_row = opt.activations == granularity::per_row, avx512 = detail::activation_rows_avx512();
+  if (per_row) {
     s.scale.resize(m);
     s.zero_point.resize(m);
-    for (std::size_t i = 0; i < m; ++i) {
-      float lo = x[i * ldx], hi = lo;
-      detail::min_max(x + i * ldx, k, lo, hi);
-      const activation_quantization aq = detail::choose_quantization(lo, hi);
-      s.scale[i] = aq.scale;
-      s.zero_point[i] = aq.zero_point;
-      detail::quantize_row(x + i * ldx, k, aq, q + i * k);
-    }
     ep.a_row_scale = s.scale.data();
     ep.a_row_zero_point = s.zero_point.data();
   } else {
     float lo = x[0], hi = lo;
-    for (std::size_t i = 0; i < m; ++i) detail::min_max(x + i * ldx, k, lo, hi);
-    const activation_quantization aq = detail::choose_quantization(lo, hi);
-    for (std::size_t i = 0; i < m; ++i) detail::quantize_row(x + i * ldx, k, aq, q + i * k);
-    ep.a_scale = aq.scale;
-    ep.a_zero_point = aq.zero_point;
+    for (std::size_t i = 0; i < m; ++i) detail::min_max_with(avx512, x + i * ldx, k, lo, hi);
+    tensor_q = detail::choose_quantization(lo, hi);
+    ep.a_scale = tensor_q.scale;
+    ep.a_zero_point = tensor_q.zero_point;
   }
-  gemm(m, static_cast<const std::uint8_t*>(q), k, w, y, ldy, ep, opt.exec);
+  const detail::a_producer produce = [&](std::size_t r0, std::size_t rows, std::size_t, std::size_t kp, std::uint8_t* dst) {
+    activation_quantization q[detail::max_tile_rows];
+    for (std::size_t i = 0; i < rows; ++i) {
+      if (per_row) {
+        const float* row = x + (r0 + i) * ldx;
+        float lo = row[0], hi = lo;
+        detail::min_max_with(avx512, row, k, lo, hi);
+        q[i] = detail::choose_quantization(lo, hi);
+        s.scale[r0 + i] = q[i].scale;
+        s.zero_point[r0 + i] = q[i].zero_point;
+      } else {
+        q[i] = tensor_q;
+      }
+    }
+    detail::quantize_tile_packed_with(avx512, x + r0 * ldx, ldx, rows, k, kp, q, dst);
+  };
+  // a is not read (A comes from produce) but must be non-null for can_implement.
+  const gemm_args args = make_gemm_args(m, reinterpret_cast<const std::uint8_t*>(x), k, w, y, ldy, ep);
+  const status st = detail::run_gemm_produced(args, produce, opt.exec);
+  if (st != status::ok)
+    throw error("kernels." + std::string(to_string(st)), "linear_dynamic: int8 gemm cannot run",
+                ctx + " packed for " + std::string(isa_name(w.target())) + ", active " + std::string(isa_name(active_isa())));
 }
 
 }  // namespace bigmodel::kernels
