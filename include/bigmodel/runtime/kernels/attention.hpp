@@ -12,6 +12,8 @@
 #include <limits>
 #include <vector>
 
+#include <xsimd/xsimd.hpp>
+
 #include "../../kernels/sgemm.hpp"
 #include "matmul.hpp"
 #include "softmax.hpp"
@@ -46,16 +48,37 @@ inline void scaled_masked_softmax(float* row, std::int64_t n, std::int64_t limit
 // same everywhere (even all -inf) hides nothing.
 inline constexpr float attention_negligible = 110.0f;
 
+// sum_e x[e]^2 over n floats (xsimd batches, two chains).
+inline float sum_of_squares(const float* x, std::int64_t n) noexcept {
+  using vec = xsimd::batch<float>;
+  constexpr auto w = static_cast<std::int64_t>(vec::size);
+  vec a0(0.0f), a1(0.0f);
+  std::int64_t e = 0;
+  for (; e + 2 * w <= n; e += 2 * w) {
+    const vec u = vec::load_unaligned(x + e), v = vec::load_unaligned(x + e + w);
+    a0 = xsimd::fma(u, u, a0), a1 = xsimd::fma(v, v, a1);
+  }
+  float s = xsimd::hadd(a0 + a1);
+  for (; e < n; ++e) s += x[e] * x[e];
+  return s;
+}
+
 // The number of leading columns of [0, cols) that some row in [i0, i0 + rows) does not neglect (mask rows
 // `row_stride` floats apart, 0 when the mask broadcasts over rows; bound(i) as above for global row i).
 template <class Bound>
 std::int64_t visible_columns(const float* mask, std::int64_t row_stride, std::int64_t i0, std::int64_t rows, std::int64_t cols, Bound bound) {
+  if (row_stride == 0) {  // one mask row for the block: the loosest row bound decides
+    float b = 0.0f;
+    for (std::int64_t i = 0; i < rows; ++i) b = std::max(b, bound(i0 + i));
+    const float cut = ::bigmodel::kernels::vmath::max(mask, static_cast<std::size_t>(cols)) - 2.0f * b - attention_negligible;
+    std::int64_t j = cols;
+    while (j > 0 && mask[j - 1] < cut) --j;
+    return j;
+  }
   std::int64_t need = 0;
   for (std::int64_t i = 0; i < rows && need < cols; ++i) {
     const float* m = mask + (i0 + i) * row_stride;
-    float top = m[0];
-    for (std::int64_t j = 1; j < cols; ++j) top = std::max(top, m[j]);
-    const float cut = top - 2.0f * bound(i0 + i) - attention_negligible;
+    const float cut = ::bigmodel::kernels::vmath::max(m, static_cast<std::size_t>(cols)) - 2.0f * bound(i0 + i) - attention_negligible;
     std::int64_t j = cols;
     while (j > need && m[j - 1] < cut) --j;
     need = std::max(need, j);
@@ -137,10 +160,9 @@ inline void run(const ops::attention& op, kernel_context& c) {
     if (mask_f32) {
       for (std::int64_t j = 0; j < a.s; ++j) {
         float ss = 0.0f;
-        for (std::int64_t e = 0; e < a.d; ++e) {
-          const float kv = a.k_transposed ? kh[e * static_cast<std::int64_t>(ldk) + j] : kh[j * static_cast<std::int64_t>(ldk) + e];
-          ss += kv * kv;
-        }
+        if (!a.k_transposed) ss = detail::sum_of_squares(kh + j * static_cast<std::int64_t>(ldk), a.d);
+        else
+          for (std::int64_t e = 0; e < a.d; ++e) ss += kh[e * static_cast<std::int64_t>(ldk) + j] * kh[e * static_cast<std::int64_t>(ldk) + j];
         k_norm_max = std::max(k_norm_max, ss);
       }
       k_norm_max = std::sqrt(k_norm_max);
@@ -153,9 +175,7 @@ inline void run(const ops::attention& op, kernel_context& c) {
       // skipped the same way (a causal or padding mask given as a tensor; see detail::visible_columns).
       if (mask_f32 && cols > 0)
         cols = detail::visible_columns(mask_f32 + mask_base, mst[sr - 2], i0, rows, cols, [&](std::int64_t gi) {
-          const float* qi = qh + static_cast<std::size_t>(gi) * ldq;
-          float ss = 0.0f;
-          for (std::int64_t e = 0; e < a.d; ++e) ss += qi[e] * qi[e];
+          const float ss = detail::sum_of_squares(qh + static_cast<std::size_t>(gi) * ldq, a.d);
           return std::sqrt(ss) * k_norm_max * std::abs(a.scale) * 1.001f;  // 1.001: f32 rounding of the norms
         });
       if (cols > 0) {  // scores[rows x cols] = q_block . kᵀ
