@@ -207,6 +207,56 @@ TEST_CASE("DynamicLinear absorbs a following Relu / Gelu (erf, tanh): same outpu
   }
 }
 
+TEST_CASE("StaticLinear absorbs a following Gelu (erf form) and still requantizes: same outputs, saved and reloaded") {
+  // input [16, 40] -> MatMul W1 [40, 56] + bias -> Gelu -> MatMul W2 [56, 10] -> logits, calibrated on other data.
+  // The tanh form stays a separate op (the epilogue computes the erf form only).
+  for (const std::string approximate : {"none", "tanh"}) {
+    INFO(approximate);
+    basic_computation_graph<quant::quant_op_set> g;
+    const auto x = g.add_input("input", dtype::f32, {"batch", 40});
+    const auto w1 = g.add_initializer("w1", test_random({40, 56}, 11, 0.3f));
+    const auto b1 = g.add_initializer("b1", test_random({56}, 12, 0.5f));
+    const auto w2 = g.add_initializer("w2", test_random({56, 10}, 13, 0.3f));
+    const auto h = g.add_value("h"), hb = g.add_value("hb"), a = g.add_value("a"), y = g.add_value("logits");
+    g.add_node(ops::matmul{}, {x, w1}, {h}, "mm1");
+    g.add_node(ops::add{}, {h, b1}, {hb}, "bias1");
+    g.add_node(ops::gelu{approximate}, {hb}, {a}, "gelu");
+    g.add_node(ops::matmul{}, {a, w2}, {y}, "mm2");
+    g.mark_output(y);
+    validate(g);
+    std::vector<named_tensors> calib;
+    for (std::uint32_t i = 0; i < 4; ++i) calib.push_back({{"input", test_random({16, 40}, 20 + i, 2.0f)}});
+    (void)quant::quantize_static(g, calib);
+    const auto in = test_random({16, 40}, 30, 2.0f);
+    const auto qdq = run(g, in);
+    auto fused = g;
+    REQUIRE(quant::fuse_static_linear(fused) == 2);
+    std::size_t gelus = 0, separate_gelu = 0, requantized_gelu = 0;
+    for (auto n : fused.nodes()) {
+      separate_gelu += fused.op_as<ops::gelu>(n) ? 1 : 0;
+      if (const auto* sl = fused.op_as<ops::static_linear>(n)) {
+        gelus += sl->gelu == 1 ? 1 : 0;
+        requantized_gelu += sl->gelu == 1 && fused.inputs(n).size() == 8 ? 1 : 0;
+      }
+    }
+    const bool erf = approximate == "none";
+    CHECK(gelus == (erf ? 1u : 0u));
+    CHECK(separate_gelu == (erf ? 0u : 1u));
+    CHECK(requantized_gelu == gelus);  // the Gelu's QuantizeLinear moved into the epilogue too: u8 to the next layer
+    const auto y1 = run(fused, in);
+    // Same integers; the epilogue's GELU and x * (1 / s) may put a value at a rounding tie one step away.
+    CHECK(rel_l2(y1, qdq) < 5e-3);
+    const auto file = temp_dir() / ("sl_gelu_" + approximate + ".onnx");
+    io::save_onnx(fused, file);
+    const auto back = io::load_onnx<quant::quant_op_set>(file);
+    std::size_t back_gelu = 0;
+    for (auto n : back.nodes())
+      if (const auto* sl = back.op_as<ops::static_linear>(n)) back_gelu += sl->gelu == 1 ? 1 : 0;
+    CHECK(back_gelu == gelus);
+    CHECK(rel_l2(run(back, in), y1) == 0.0);
+  }
+}
+
 TEST_CASE("StaticLinear: QDQ layers run on the int8 GEMM, chains stay in int8, outputs match the QDQ graph") {
   for (const auto& f : static_fixtures) {
     INFO(f.file);
@@ -303,6 +353,10 @@ TEST_CASE("StaticLinear: closed-form values, requantization, and bad inputs name
   auto bad_s = g;
   bad_s.at(bad_s.value_of("xs2")).initializer = dynamic_tensor::scalar(0.0f);
   CHECK_THROWS_WITH(run(bad_s, in), Catch::Contains("x_scale"));
+  auto both = g;  // relu and gelu together is not an activation
+  for (auto n : both.nodes())
+    if (auto* sl = both.op_as<ops::static_linear>(n)) sl->relu = 1, sl->gelu = 1;
+  CHECK_THROWS_WITH(run(both, in), Catch::Contains("relu and gelu") && Catch::Contains("linear"));
 }
 
 TEST_CASE("dynamic int8 after optimize(extended): layers with a fused ReLU are quantized too, same outputs") {

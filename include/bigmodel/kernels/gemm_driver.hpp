@@ -151,7 +151,7 @@ inline void run_block(const isa_kernels& ks, const gemm_plan& plan, const gemm_a
   auto* c = static_cast<std::byte*>(x.c);
   alignas(64) std::int32_t tile[max_tile_rows * max_tile_panels * 16];
   const bool direct = e.out == out_type::s32 && e.row_zero_point == nullptr && e.zero_point == 0;
-  const fused_f32_table* fused = e.out == out_type::f32 && ks.fused_f32[0][0] != nullptr ? &ks.fused_f32 : nullptr;
+  const fused_table* fused = e.out != out_type::s32 && ks.fused[0][0] != nullptr ? &ks.fused : nullptr;
   for (std::size_t p = p_begin; p < p_end; p += plan.panels_per_tile) {
     const std::size_t panels = std::min(plan.panels_per_tile, p_end - p);
     const std::size_t n0 = p * nr, count = std::min(panels * nr, n - n0), ldt = panels * nr;
@@ -161,9 +161,9 @@ inline void run_block(const isa_kernels& ks, const gemm_plan& plan, const gemm_a
       if (before_tile != nullptr && p == p_begin) (*before_tile)(r);
       row_of_kernels = ks.tiles[rows - 1].data();
       std::byte* c_tile = c + r * ldc_bytes + n0 * c_size;
-      if (fused) {  // f32: the epilogue runs on the accumulator registers, C written directly
+      if (fused) {  // f32 / u8 / s8: the epilogue runs on the accumulator registers, C written directly
         (*fused)[rows - 1][panels - 1](plan.a + (r - plan.a_row0) * plan.lda, b.data() + p * b.panel_bytes(), b.panel_bytes(), k_groups, e,
-                                    r, n0, count, reinterpret_cast<float*>(c_tile), x.ldc);
+                                    r, n0, count, c_tile, x.ldc);
         continue;
       }
       if (direct && count == ldt) {  // raw s32 with nothing to correct: the tile kernel writes C itself

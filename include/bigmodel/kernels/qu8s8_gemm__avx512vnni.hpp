@@ -63,16 +63,16 @@ struct qu8s8_gemm_tile__avx512vnni {
         _mm512_storeu_si512(tile + static_cast<std::size_t>(r) * ldt + static_cast<std::size_t>(p) * 16, acc[r][p]);
   }
 
-  // The same tile with the f32 epilogue applied to the accumulator registers and C written directly.
-  static void run_f32(const std::uint8_t* a, const std::int8_t* b, std::size_t panel_bytes, std::size_t k_groups,
-                      const detail::resolved_epilogue& e, std::size_t m0, std::size_t n0, std::size_t count, float* c,
-                      std::size_t ldc) noexcept {
+  // The same tile with the f32 / u8 / s8 epilogue applied to the accumulator registers and C written directly.
+  static void run_fused(const std::uint8_t* a, const std::int8_t* b, std::size_t panel_bytes, std::size_t k_groups,
+                        const detail::resolved_epilogue& e, std::size_t m0, std::size_t n0, std::size_t count, std::byte* c,
+                        std::size_t ldc) noexcept {
     __m512i acc[Rows][Panels];
     accumulate(a, b, panel_bytes, k_groups, acc);
     switch (e.act) {
-      case activation::relu: avx512::store_registers_f32<activation::relu>(e, m0, n0, count, acc, c, ldc); break;
-      case activation::gelu: avx512::store_registers_f32<activation::gelu>(e, m0, n0, count, acc, c, ldc); break;
-      case activation::none: avx512::store_registers_f32<activation::none>(e, m0, n0, count, acc, c, ldc); break;
+      case activation::relu: avx512::store_registers<activation::relu>(e, m0, n0, count, acc, c, ldc); break;
+      case activation::gelu: avx512::store_registers<activation::gelu>(e, m0, n0, count, acc, c, ldc); break;
+      case activation::none: avx512::store_registers<activation::none>(e, m0, n0, count, acc, c, ldc); break;
     }
   }
 };
@@ -126,7 +126,7 @@ inline void pack_a_rows8(const std::uint8_t* src, std::size_t lda, std::size_t c
 namespace bigmodel::kernels::avx512vnni {
 [[nodiscard]] inline const detail::isa_kernels& kernels() noexcept {
   static constexpr detail::isa_kernels k{detail::make_tile_table<qu8s8_gemm_tile__avx512vnni>(), &avx512::store_tile,
-                                          detail::make_fused_f32_table<qu8s8_gemm_tile__avx512vnni>(), &pack_a_rows8};
+                                          detail::make_fused_table<qu8s8_gemm_tile__avx512vnni>(), &pack_a_rows8};
   return k;
 }
 }  // namespace bigmodel::kernels::avx512vnni

@@ -3,9 +3,9 @@
 // quantize_static writes, so the runtime computes in int8 instead of emulating the rounding in f32.
 //
 //   X_q = QuantizeLinear(X, s_x, zp_x)                                   (kept: shared by every reader)
-//   MatMul(DequantizeLinear(X_q, s_x, zp_x), DequantizeLinear(W_q s8, s_w, 0, axis = out)) [-> Add(bias)] [-> Relu]
+//   MatMul(DequantizeLinear(X_q, s_x, zp_x), DequantizeLinear(W_q s8, s_w, 0, axis = out)) [-> Add(bias)] [-> Relu | Gelu]
 //   Gemm(DequantizeLinear(X_q ...), DequantizeLinear(W_q ...), bias, transB)                [-> Relu]
-//     ==>  StaticLinear(X_q, s_x, zp_x, W_q, s_w [, bias])
+//     ==>  StaticLinear(X_q, s_x, zp_x, W_q, s_w [, bias])        (Gelu: erf form only, as the epilogue computes it)
 //
 // and then, where a StaticLinear's result is read only by a QuantizeLinear (the next layer's input), that
 // QuantizeLinear moves into the GEMM's requantizing epilogue: the op writes u8, and a chain of layers stays
@@ -117,16 +117,20 @@ std::size_t fuse_static_linear(basic_computation_graph<OpSet>& g) {
         if (detail::bias_constant(g, b, n)) bias = b, tail.push_back(add), out = g.outputs(add)[0];
       }
     }
+    bool gelu = false;
     if (!relu) {
       const node_id r = detail::only_consumer(g, out);
+      const auto* ge = r.valid() ? g.template op_as<ops::gelu>(r) : nullptr;
       if (r.valid() && g.template op_as<ops::relu>(r)) relu = true, tail.push_back(r), out = g.outputs(r)[0];
+      else if (ge && ge->approximate == "none") gelu = true, tail.push_back(r), out = g.outputs(r)[0];
     }
     const auto* wq = g.constant_value(w[0]);
     const auto k = static_cast<std::size_t>(wq->dim(trans_b ? 1 : 0));
     ops::static_linear op{trans_b ? 1 : 0, relu ? 1 : 0,
                           std::make_shared<const kernels::packed_weights>(kernels::pack_weights(
                               wq->template span<std::int8_t>().data(), k, static_cast<std::size_t>(n), trans_b ? k : static_cast<std::size_t>(n),
-                              trans_b ? kernels::weight_layout::n_by_k : kernels::weight_layout::k_by_n))};
+                              trans_b ? kernels::weight_layout::n_by_k : kernels::weight_layout::k_by_n)),
+                          gelu ? 1 : 0};
     std::vector<value_id> in{x[0], x[1], x[2], w[0], w[1]};
     if (bias.valid()) in.push_back(bias);
     const std::string name = g.at(layer).name + "_StaticLinear";

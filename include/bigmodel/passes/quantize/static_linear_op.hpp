@@ -7,7 +7,7 @@
 //   Y = StaticLinear(X_q u8 [..., K], x_scale f32 [], x_zero_point u8 [],
 //                    W_q s8 [K, N] (trans_b = 0) or [N, K] (trans_b = 1), w_scale f32 [N] or [],
 //                    [bias f32 [N]], [y_scale f32 [], y_zero_point u8 []])
-//     v = (sum_k (X_q - x_zp) W_q) * x_scale * w_scale[n] + bias[n];  v = max(v, 0) if relu
+//     v = (sum_k (X_q - x_zp) W_q) * x_scale * w_scale[n] + bias[n];  v = max(v, 0) if relu, GELU(v) (erf form) if gelu
 //     Y = v (f32), or Y = saturate(round(v / y_scale) + y_zp) (u8) when y_scale and y_zero_point are given.
 //
 // The requantized form is what keeps a chain of int8 layers in int8: the u8 result is the next layer's X_q,
@@ -34,14 +34,20 @@ struct static_linear {
   std::int64_t trans_b = 0;  // 1: W_q is [N, K] (PyTorch Linear, Gemm transB = 1)
   std::int64_t relu = 0;     // 1: ReLU before the output (and before requantization)
   std::shared_ptr<const kernels::packed_weights> packed{};  // W_q packed for the kernel; null: packed at each run
+  std::int64_t gelu = 0;     // 1: GELU (erf form) before the output (and before requantization); not with relu
   static constexpr auto fields() {
-    return std::tuple{field{"trans_b", &static_linear::trans_b}, field{"relu", &static_linear::relu}};
+    return std::tuple{field{"trans_b", &static_linear::trans_b}, field{"relu", &static_linear::relu},
+                      field{"gelu", &static_linear::gelu}};
   }
-  friend bool operator==(const static_linear& a, const static_linear& b) { return a.trans_b == b.trans_b && a.relu == b.relu; }
+  friend bool operator==(const static_linear& a, const static_linear& b) {
+    return a.trans_b == b.trans_b && a.relu == b.relu && a.gelu == b.gelu;
+  }
 
   template <class Context>
   void run(Context& c) const {
     const auto& x = c.in(0);
+    c.check((relu == 0 || relu == 1) && (gelu == 0 || gelu == 1) && !(relu && gelu),
+            "StaticLinear: relu and gelu must be 0 or 1, and not both 1");
     c.check(x.type() == dtype::u8 && x.rank() >= 1, "StaticLinear input must be u8 [..., K]");
     const auto& wq = c.in(3);
     c.check(wq.type() == dtype::s8 && wq.rank() == 2, "StaticLinear weights must be s8 and 2-D");
@@ -76,6 +82,7 @@ struct static_linear {
     kernels::epilogue ep = kernels::dequantize(x_scale, x_zp, w_scale.data(), w_scale.size() == n && n > 1);
     ep.bias = bias;
     if (relu) ep.act = kernels::activation::relu;
+    if (gelu) ep.act = kernels::activation::gelu;
     shape_t os = x.shape();
     os.back() = static_cast<std::int64_t>(n);
     const std::size_t m = k ? static_cast<std::size_t>(x.numel()) / k : 0;
