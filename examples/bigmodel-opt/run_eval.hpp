@@ -164,6 +164,8 @@ inline int cmd_bench(const std::vector<std::string>& argv, const output& out) {
                 "  Latency (median, p90, min) and throughput of one session. --threads N: threads for the GEMMs\n"
                 "  and attention heads (default 1). Pin it for stable numbers: taskset -c 0 bigmodel-opt bench ...\n"
                 "  'CPU/wall' is process CPU time over elapsed time: above 1 when several threads really worked.\n"
+                "  'memory': the session's buffers, sized once for the inputs' shapes before the first run, and the\n"
+                "  most buffers any run (warm-up or timed) had to allocate besides (0 expected).\n"
                 "  --profile: also where the time goes -- per op type (ms per run, share) and the 10 slowest nodes.\n");
     return a.has("help") ? 0 : 2;
   }
@@ -173,7 +175,18 @@ inline int cmd_bench(const std::vector<std::string>& argv, const output& out) {
   auto s = make_run_session(a.positional()[0]);
   if (threads > 1) s.set_execution(bigmodel::kernels::execution::threads(static_cast<unsigned>(threads)));
   const auto feeds = read_feeds(a.all("input"), s.input_names());
-  for (long i = 0; i < warmup; ++i) (void)s.run(feeds);
+  // Buffers sized once for these shapes (session::prepare), so no run below allocates any.
+  std::vector<std::pair<std::string, bigmodel::shape_t>> shapes;
+  for (const auto& [n, t] : feeds) shapes.emplace_back(n, t.shape());
+  const auto prep0 = std::chrono::steady_clock::now();
+  s.prepare(shapes);
+  const double prepare_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - prep0).count();
+  const double buffer_mb = static_cast<double>(s.buffer_bytes()) / (1024.0 * 1024.0);
+  std::size_t run_allocations = 0;  // the most any run below allocated
+  for (long i = 0; i < warmup; ++i) {
+    (void)s.run(feeds);
+    run_allocations = std::max(run_allocations, s.last_run_allocations());
+  }
   if (a.has("profile")) s.enable_profiling();
   std::vector<double> ms;
   const std::clock_t cpu0 = std::clock();
@@ -181,6 +194,7 @@ inline int cmd_bench(const std::vector<std::string>& argv, const output& out) {
   for (long i = 0; i < runs; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     (void)s.run(feeds);
+    run_allocations = std::max(run_allocations, s.last_run_allocations());
     ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     if (i % 10 == 0) out.progress("run " + std::to_string(i + 1) + " / " + std::to_string(runs));
   }
@@ -194,13 +208,16 @@ inline int cmd_bench(const std::vector<std::string>& argv, const output& out) {
   const double per_s = 1000.0 * static_cast<double>(batch) / median;
   if (out.json)
     std::printf("{\"median_ms\":%.6f,\"p90_ms\":%.6f,\"min_ms\":%.6f,\"runs\":%ld,\"batch\":%lld,\"samples_per_s\":%.3f,"
-                "\"threads\":%d,\"cpu_per_wall\":%.3f%s}\n",
-                median, p90, best, runs, static_cast<long long>(batch), per_s, threads, cpu_per_wall,
+                "\"threads\":%d,\"cpu_per_wall\":%.3f,\"buffer_mb\":%.3f,\"prepare_ms\":%.3f,\"run_allocations\":%zu%s}\n",
+                median, p90, best, runs, static_cast<long long>(batch), per_s, threads, cpu_per_wall, buffer_mb, prepare_ms,
+                run_allocations,
                 a.has("profile") ? profile_json(s.profiling()).c_str() : "");
   else if (!out.quiet)
     std::printf("latency: median %.4g ms, p90 %.4g ms, min %.4g ms over %ld runs; throughput %.1f samples/s (batch %lld)\n"
-                "threads: %d (CPU/wall %.2f)\n",
-                median, p90, best, runs, per_s, static_cast<long long>(batch), threads, cpu_per_wall);
+                "threads: %d (CPU/wall %.2f)\n"
+                "memory: %.3g MB of buffers sized before the first run (%.3g ms); allocations per run: %zu\n",
+                median, p90, best, runs, per_s, static_cast<long long>(batch), threads, cpu_per_wall, buffer_mb, prepare_ms,
+                run_allocations);
   if (a.has("profile") && !out.json && !out.quiet) print_profile(s.profiling());
   return 0;
 }

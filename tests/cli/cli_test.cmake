@@ -33,6 +33,10 @@ expect(0 "argmax agreement 100.00%" eval ${mlp}/digits_mlp.opset17.onnx --input 
 # bench
 expect(0 "latency: median [0-9.]+ ms" bench ${mlp}/digits_mlp.opset13.onnx --input ${mlp}/x_test.npy --runs 3 --warmup 1)
 expect(0 "\"median_ms\":" bench ${mlp}/digits_mlp.opset13.onnx --input ${mlp}/x_test.npy --runs 3 --json)
+# Buffers are sized before the first run (session::prepare): even without warm-up no run allocates.
+expect(0 "memory: [0-9.e+-]+ MB of buffers sized before the first run \\([0-9.e+-]+ ms\\); allocations per run: 0\n"
+       bench ${mlp}/digits_mlp.opset13.onnx --input ${mlp}/x_test.npy --runs 3 --warmup 0)
+expect(0 "\"run_allocations\":0[,}]" bench ${mlp}/digits_mlp.opset13.onnx --input ${mlp}/x_test.npy --runs 2 --warmup 0 --json)
 
 # optimize: prune, writes a model that loads, runs and is sparser; the report file is JSON
 expect(0 "sparsity \\(zero parameters\\) +0.0% +4[0-9].[0-9]%" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/pruned.onnx --prune l1:0.5 --report ${WORK}/report.json)

@@ -122,3 +122,45 @@ TEST_CASE("recycled buffers give the same outputs as fresh ones (tiny encoder)",
   REQUIRE(got.shape() == want.shape());
   CHECK(std::memcmp(got.data(), want.data(), want.bytes()) == 0);
 }
+
+TEST_CASE("prepare sizes the buffers at load time: the first real run allocates nothing", "[runtime][memory][fixtures]") {
+  const auto dir = fixtures() / "tiny_encoder";
+  const auto g = io::load_onnx(dir / "tiny_encoder.opset17.onnx");
+  const auto x = load_npy(dir / "x_test.npy");
+  const auto xb = x.reshaped({x.dim(0), 8, 8}).clone();
+
+  session fresh{g};
+  const auto want = fresh.run({{"input", xb}})["logits"].clone();
+  REQUIRE(fresh.last_run_allocations() > 0);  // what prepare saves the first run
+
+  session s{g};
+  s.enable_profiling();
+  s.prepare({{"input", xb.shape()}});
+  CHECK(s.profiling().runs == 0);  // the warm-up is not part of the profile
+  CHECK(s.buffer_bytes() > 0);
+  const auto got = s.run({{"input", xb}})["logits"];
+  CHECK(s.last_run_allocations() == 0);
+  CHECK(s.last_run_allocated_bytes() == 0);
+  CHECK(s.profiling().runs == 1);
+  REQUIRE(got.shape() == want.shape());
+  CHECK(std::memcmp(got.data(), want.data(), want.bytes()) == 0);
+
+  SECTION("bad shapes and names are refused like run() refuses them") {
+    session t{g};
+    auto code = [&](const std::vector<std::pair<std::string, shape_t>>& shapes) {
+      try {
+        t.prepare(shapes);
+      } catch (const error& e) {
+        return std::string(e.id());
+      }
+      return std::string("no error");
+    };
+    CHECK(code({{"nope", xb.shape()}}) == "runtime.unknown_input");
+    CHECK(code({}) == "runtime.missing_input");
+    CHECK(code({{"input", {x.dim(0), 64}}}) == "runtime.shape_mismatch");
+    CHECK(code({{"input", {-1, 8, 8}}}) == "runtime.shape_mismatch");
+    // After the refusals the session still runs.
+    const auto again = t.run({{"input", xb}})["logits"];
+    CHECK(std::memcmp(again.data(), want.data(), want.bytes()) == 0);
+  }
+}

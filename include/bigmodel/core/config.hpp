@@ -14,6 +14,28 @@
 #define BIGMODEL_X86_64 0
 #endif
 
+// Target regions: functions defined between BIGMODEL_TARGET_BEGIN("avx2,fma") and BIGMODEL_TARGET_END are
+// compiled for those instruction sets without -m flags (callers check the CPU before calling them). Inside a
+// region GCC's maybe-uninitialized warnings are off: GCC 12 reports the deliberate self-initialization inside
+// _mm512_undefined_*(). Regions do not nest; end one before beginning another.
+#define BIGMODEL_PRAGMA(x) _Pragma(#x)
+#if defined(__clang__)
+#define BIGMODEL_TARGET_BEGIN(features) \
+  BIGMODEL_PRAGMA(clang attribute push(__attribute__((target(features))), apply_to = function))
+#define BIGMODEL_TARGET_END BIGMODEL_PRAGMA(clang attribute pop)
+#elif defined(__GNUC__)
+#define BIGMODEL_TARGET_BEGIN(features)                                                                    \
+  BIGMODEL_PRAGMA(GCC diagnostic push)                                                                     \
+  BIGMODEL_PRAGMA(GCC diagnostic ignored "-Wmaybe-uninitialized")                                          \
+  BIGMODEL_PRAGMA(GCC diagnostic ignored "-Wuninitialized")                                                \
+  BIGMODEL_PRAGMA(GCC push_options)                                                                        \
+  BIGMODEL_PRAGMA(GCC target(features))
+#define BIGMODEL_TARGET_END BIGMODEL_PRAGMA(GCC pop_options) BIGMODEL_PRAGMA(GCC diagnostic pop)
+#else
+#define BIGMODEL_TARGET_BEGIN(features)
+#define BIGMODEL_TARGET_END
+#endif
+
 // Hot-path precondition check. Kernels never throw: they assert. Define BIGMODEL_ASSERT before including
 // any bigmodel header to route failures elsewhere (or to nothing); BIGMODEL_DISABLE_ASSERT compiles them out.
 #ifndef BIGMODEL_ASSERT

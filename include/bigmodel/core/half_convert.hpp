@@ -22,12 +22,7 @@ namespace bigmodel {
 
 namespace detail::half_simd {
 #if BIGMODEL_HALF_SIMD
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx,f16c")
-#endif
+BIGMODEL_TARGET_BEGIN("avx,f16c")
 // Round-to-nearest-even conversion; returns how many elements it did (a multiple of 8). vcvtps2ph quiets
 // signaling NaNs, which our rule does not: a block holding a NaN is redone by the scalar function.
 inline std::size_t f32_to_f16_f16c(const float* src, f16* dst, std::size_t n) noexcept {
@@ -49,21 +44,9 @@ inline std::size_t f16_to_f32_f16c(const f16* src, float* dst, std::size_t n) no
     _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
   return i;
 }
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+BIGMODEL_TARGET_END
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw")
-// GCC 12's avx512fintrin.h trips -Wmaybe-uninitialized on its own _mm512_undefined_* (a known false positive).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+BIGMODEL_TARGET_BEGIN("avx512f,avx512bw")
 // The scalar rounding rule on 16 lanes: bits + 0x7FFF + lsb; NaN lanes keep their top half, made quiet
 // only when its payload bits are all zero.
 inline std::size_t f32_to_bf16_avx512(const float* src, bf16* dst, std::size_t n) noexcept {
@@ -86,12 +69,7 @@ inline std::size_t f32_to_bf16_avx512(const float* src, bf16* dst, std::size_t n
   }
   return i;
 }
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
-#endif
+BIGMODEL_TARGET_END
 #endif
 }  // namespace detail::half_simd
 

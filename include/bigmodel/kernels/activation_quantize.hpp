@@ -71,16 +71,7 @@ inline void quantize_row_portable(const float* x, std::size_t k, activation_quan
 }  // namespace bigmodel::kernels
 
 #if BIGMODEL_KERNELS_X86
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq"))), apply_to = function)
-#else
-// GCC 12 reports the deliberate self-initialization inside _mm512_undefined_*() as (maybe-)uninitialized.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq")
-#endif
+BIGMODEL_TARGET_BEGIN("avx512f,avx512bw,avx512vl,avx512dq")
 
 namespace bigmodel::kernels::detail {
 
@@ -173,12 +164,7 @@ inline void quantize_rows8_packed_avx512(const float* x, std::size_t ldx, std::s
 
 }  // namespace bigmodel::kernels::detail
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#pragma GCC diagnostic pop
-#endif
+BIGMODEL_TARGET_END
 #endif  // BIGMODEL_KERNELS_X86
 
 namespace bigmodel::kernels::detail {

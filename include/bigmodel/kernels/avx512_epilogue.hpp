@@ -13,16 +13,7 @@
 #include "epilogue_eval.hpp"
 #include "vector_math__avx512.hpp"
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))), apply_to = function)
-#else
-// GCC 12 reports the deliberate self-initialization inside _mm512_undefined_*() as maybe-uninitialized.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
-#endif
+BIGMODEL_TARGET_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,fma")
 
 namespace bigmodel::kernels::avx512 {
 
@@ -142,11 +133,6 @@ inline void store_tile(const detail::resolved_epilogue& e, std::size_t m0, std::
 
 }  // namespace bigmodel::kernels::avx512
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#pragma GCC diagnostic pop
-#endif
+BIGMODEL_TARGET_END
 
 #endif  // BIGMODEL_KERNELS_X86

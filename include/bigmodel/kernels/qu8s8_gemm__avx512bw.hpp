@@ -17,16 +17,7 @@
 #include "avx512_epilogue.hpp"
 #include "tile_kernels.hpp"
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))), apply_to = function)
-#else
-// GCC 12 reports the deliberate self-initialization inside _mm512_undefined_*() as maybe-uninitialized.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
-#endif
+BIGMODEL_TARGET_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,fma")
 
 namespace bigmodel::kernels::avx512bw {
 
@@ -75,12 +66,7 @@ struct qu8s8_gemm_tile__avx512bw {
 
 }  // namespace bigmodel::kernels::avx512bw
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#pragma GCC diagnostic pop
-#endif
+BIGMODEL_TARGET_END
 
 namespace bigmodel::kernels::avx512bw {
 [[nodiscard]] inline const detail::isa_kernels& kernels() noexcept {

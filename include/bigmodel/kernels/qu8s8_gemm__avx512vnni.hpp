@@ -15,16 +15,7 @@
 #include "avx512_epilogue.hpp"
 #include "tile_kernels.hpp"
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma"))), apply_to = function)
-#else
-// GCC 12 reports the deliberate self-initialization inside _mm512_undefined_*() as maybe-uninitialized.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma")
-#endif
+BIGMODEL_TARGET_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma")
 
 namespace bigmodel::kernels::avx512vnni {
 
@@ -116,12 +107,7 @@ inline void pack_a_rows8(const std::uint8_t* src, std::size_t lda, std::size_t c
 
 }  // namespace bigmodel::kernels::avx512vnni
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#pragma GCC diagnostic pop
-#endif
+BIGMODEL_TARGET_END
 
 namespace bigmodel::kernels::avx512vnni {
 [[nodiscard]] inline const detail::isa_kernels& kernels() noexcept {

@@ -12,15 +12,7 @@
 
 #include "sgemm_tile.hpp"
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+BIGMODEL_TARGET_BEGIN("avx2,fma")
 
 namespace bigmodel::kernels::sgemm_avx2 {
 
@@ -47,11 +39,6 @@ struct sg_vec {
 
 }  // namespace bigmodel::kernels::sgemm_avx2
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#pragma GCC diagnostic pop
-#endif
+BIGMODEL_TARGET_END
 
 #endif  // BIGMODEL_KERNELS_X86

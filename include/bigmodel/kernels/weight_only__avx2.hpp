@@ -14,16 +14,7 @@
 
 #include "weight_only_packed.hpp"
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
-#else
-// GCC 12 reports the deliberate self-initialization inside _mm256_undefined_*() as maybe-uninitialized.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#endif
+BIGMODEL_TARGET_BEGIN("avx2,fma")
 
 namespace bigmodel::kernels::avx2 {
 
@@ -66,12 +57,7 @@ struct wo_vec {
 
 }  // namespace bigmodel::kernels::avx2
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#pragma GCC diagnostic pop
-#endif
+BIGMODEL_TARGET_END
 
 namespace bigmodel::kernels::avx2 {
 [[nodiscard]] inline const detail::wo_kernels& weight_only_kernels() noexcept { return wo_kernel_table; }

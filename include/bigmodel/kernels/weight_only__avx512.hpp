@@ -53,16 +53,7 @@
     static void fstore(float* p, fv v) noexcept { _mm512_storeu_ps(p, v); }                                          \
   };
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,fma"))), apply_to = function)
-#else
-// GCC 12 reports the deliberate self-initialization inside _mm512_undefined_*() as maybe-uninitialized.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,fma")
-#endif
+BIGMODEL_TARGET_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,fma")
 
 namespace bigmodel::kernels::avx512bw {
 #define BIGMODEL_WO_DPBUSD(acc, w, x) acc  // never expanded: this kernel has no VNNI
@@ -71,14 +62,8 @@ BIGMODEL_WO_AVX512_VEC(false)
 #include "weight_only__tile.inc"
 }  // namespace bigmodel::kernels::avx512bw
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma"))), apply_to = function)
-#else
-#pragma GCC pop_options
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma")
-#endif
+BIGMODEL_TARGET_END
+BIGMODEL_TARGET_BEGIN("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,fma")
 
 namespace bigmodel::kernels::avx512vnni {
 // vpdpbusd through inline asm: for _mm512_dpbusd_epi32 GCC 12 copies every accumulator to a fresh register
@@ -93,12 +78,7 @@ BIGMODEL_WO_AVX512_VEC(true)
 #include "weight_only__tile.inc"
 }  // namespace bigmodel::kernels::avx512vnni
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#pragma GCC diagnostic pop
-#endif
+BIGMODEL_TARGET_END
 #undef BIGMODEL_WO_AVX512_VEC
 
 namespace bigmodel::kernels::avx512bw {

@@ -266,8 +266,46 @@ class basic_session {
     return out;
   }
 
-  // Memory of the last run: buffers it had to allocate (0 from the second run of the same shapes on: the others
-  // came from the pool of dead values), and the bytes the session holds between runs (pool and output slots).
+  // Sizes the session's buffers at load time for inputs of these shapes: runs the graph on zeros (element types
+  // from the graph's inputs; every input must be named; 2-4 runs), keeps the buffers and drops the outputs, so the
+  // first real run of the same shapes allocates nothing (last_run_allocations() == 0 once the caller drops its
+  // outputs between runs). Not counted in the profile. Throws like run() for an unknown, missing or misshapen
+  // input, and names an input whose element type the graph leaves undefined.
+  //   s.prepare({{"input_ids", {8, 128}}});
+  void prepare(const std::vector<std::pair<std::string, shape_t>>& input_shapes) {
+    named_tensors zeros;
+    for (const auto& item : input_shapes) {
+      const std::string& n = item.first;
+      const shape_t& shape = item.second;
+      const auto in = std::find_if(plan_->inputs.begin(), plan_->inputs.end(), [&](const auto& i) { return i.name == n; });
+      if (in == plan_->inputs.end())
+        throw error("runtime.unknown_input", "no graph input with this name", "input '" + n + "'");
+      if (in->type == dtype::undefined)
+        throw error("runtime.dtype_unknown", "the graph does not give this input's element type; run once on a real input instead",
+                    "input '" + n + "'");
+      for (const auto d : shape)
+        if (d < 0) throw error("runtime.shape_mismatch", "negative dimension", "input '" + n + "': " + to_string(shape));
+      zeros.emplace(n, dynamic_tensor(in->type, shape));
+    }
+    const bool was_profiling = profiling_;
+    profiling_ = false;
+    struct restore {
+      bool& flag;
+      bool value;
+      ~restore() { flag = value; }
+    } guard{profiling_, was_profiling};
+    // The first run allocates every buffer; which pooled buffer serves which value settles in the next one or
+    // two (best fit depends on what the pool holds), so run until a run allocates nothing (at most 4 runs).
+    (void)run(zeros);
+    for (int i = 1; i < 4 && pool_.last_run_allocations() > 0; ++i) (void)run(zeros);
+  }
+  void prepare(std::initializer_list<std::pair<std::string, shape_t>> input_shapes) {
+    prepare(std::vector<std::pair<std::string, shape_t>>(input_shapes));
+  }
+
+  // Memory of the last run: buffers it had to allocate (0 once a run or two of the same shapes have settled the
+  // pool, or from the first run after prepare(): the others came from the pool of dead values), and the bytes the
+  // session holds between runs (pool and output slots).
   [[nodiscard]] std::size_t last_run_allocations() const noexcept { return pool_.last_run_allocations(); }
   [[nodiscard]] std::size_t last_run_allocated_bytes() const noexcept { return pool_.last_run_allocated_bytes(); }
   [[nodiscard]] std::size_t buffer_bytes() const noexcept {

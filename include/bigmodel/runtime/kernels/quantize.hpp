@@ -53,15 +53,7 @@ Q saturate_round(float v, std::int32_t zp) {
 }  // namespace bigmodel::runtime::kernels
 
 #if BIGMODEL_KERNELS_X86
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl"))), apply_to = function)
-#else
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512vl")
-#endif
+BIGMODEL_TARGET_BEGIN("avx512f,avx512bw,avx512vl")
 namespace bigmodel::runtime::kernels::detail {
 // quantize_run on AVX-512: 16 values per step, the tail masked. vmaxps returns its second operand when the
 // first is NaN, so NaN goes to lo as in the scalar form; vcvtps2dq rounds half to even; the values are in
@@ -83,12 +75,7 @@ inline void quantize_run_avx512(const float* x, std::size_t n, float scale, std:
   }
 }
 }  // namespace bigmodel::runtime::kernels::detail
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#pragma GCC diagnostic pop
-#endif
+BIGMODEL_TARGET_END
 #endif  // BIGMODEL_KERNELS_X86
 
 namespace bigmodel::runtime::kernels {
