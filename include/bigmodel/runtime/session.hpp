@@ -267,7 +267,7 @@ class basic_session {
   }
 
   // Sizes the session's buffers at load time for inputs of these shapes: runs the graph on zeros (element types
-  // from the graph's inputs; every input must be named; 2-4 runs), keeps the buffers and drops the outputs, so the
+  // from the graph's inputs; every input must be named; up to 4 runs), keeps the buffers and drops the outputs, so the
   // first real run of the same shapes allocates nothing (last_run_allocations() == 0 once the caller drops its
   // outputs between runs). Not counted in the profile. Throws like run() for an unknown, missing or misshapen
   // input, and names an input whose element type the graph leaves undefined.
