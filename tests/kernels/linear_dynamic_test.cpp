@@ -118,36 +118,41 @@ TEST_CASE("linear_dynamic: bad arguments throw bigmodel::error", "[kernels][line
   CHECK_THROWS_AS(k::linear_dynamic(1, x.data(), 8, k::packed_weights{}, &s, false, nullptr, y.data(), 4), bigmodel::error);
 }
 
-TEST_CASE("activation quantization rows: the AVX-512 kernels equal the portable ones", "[kernels][linear_dynamic]") {
+TEST_CASE("activation quantization rows: the AVX-512 and AVX2 kernels equal the portable ones", "[kernels][linear_dynamic]") {
 #if BIGMODEL_KERNELS_X86
-  if (!k::is_supported(k::isa::avx512bw)) {
-    WARN("skipped: this CPU has no AVX-512BW");
-    return;
-  }
+  using k::detail::row_path;
+  std::vector<row_path> paths;
+  if (k::is_supported(k::isa::avx2)) paths.push_back(row_path::avx2);
+  else WARN("AVX2 rows not tested: this CPU has no AVX2");
+  if (k::is_supported(k::isa::avx512bw)) paths.push_back(row_path::avx512);
+  else WARN("AVX-512 rows not tested: this CPU has no AVX-512BW");
   std::uniform_real_distribution<float> u(-3.0f, 3.0f);
-  for (std::size_t len = 1; len <= 70; ++len)
-    for (int rep = 0; rep < 4; ++rep) {
-      INFO("length " << len << " rep " << rep);
-      std::vector<float> x(len + 1);
-      for (auto& v : x) v = u(rng());
-      if (rep == 1)  // exact .5 steps: ties round to even in both
-        for (std::size_t t = 0; t < len; ++t) x[t + 1] = 0.5f * static_cast<float>(static_cast<int>(t) - 35);
-      if (rep == 2 && len > 2) x[1] = 1e30f, x[len] = -1e30f;  // far outside the range: clamped
-      const float* row = x.data() + 1;  // unaligned
-      float lo_p = row[0], hi_p = lo_p, lo_v = lo_p, hi_v = lo_p;
-      k::detail::min_max_portable(row, len, lo_p, hi_p);
-      k::detail::min_max_avx512(row, len, lo_v, hi_v);
-      CHECK(lo_p == lo_v);
-      CHECK(hi_p == hi_v);
-      // A scale that does not cover the row (rep 2 / 3) exercises the clamp.
-      const k::activation_quantization q = rep >= 2 ? k::activation_quantization{0.01f, 77}
-                                                    : k::detail::choose_quantization(lo_p, hi_p);
-      std::vector<std::uint8_t> a(len + 2, 0xAB), b(len + 2, 0xAB);
-      k::detail::quantize_row_portable(row, len, q, a.data() + 1);
-      k::detail::quantize_row_avx512(row, len, q, b.data() + 1);
-      CHECK(a == b);  // includes the guard bytes: nothing written past the row
-      CHECK(b[len + 1] == 0xAB);
-    }
+  for (const row_path path : paths)
+    for (std::size_t len = 1; len <= 70; ++len)
+      for (int rep = 0; rep < 5; ++rep) {
+        INFO("path " << static_cast<int>(path) << " length " << len << " rep " << rep);
+        std::vector<float> x(len + 1);
+        for (auto& v : x) v = u(rng());
+        if (rep == 1)  // exact .5 steps: ties round to even in both
+          for (std::size_t t = 0; t < len; ++t) x[t + 1] = 0.5f * static_cast<float>(static_cast<int>(t) - 35);
+        if (rep == 2 && len > 2) x[1] = 1e30f, x[len] = -1e30f;  // far outside the range: clamped
+        if (rep == 4) x[1 + len / 2] = std::numeric_limits<float>::quiet_NaN();  // NaN goes to 0 in every path
+        const float* row = x.data() + 1;  // unaligned
+        float lo_p = row[0], hi_p = lo_p, lo_v = lo_p, hi_v = lo_p;
+        k::detail::min_max_portable(row, len, lo_p, hi_p);
+        k::detail::min_max_with(path, row, len, lo_v, hi_v);
+        if (rep != 4) {  // min / max of a row with NaN depends on where the NaN is: callers reject NaN first
+          CHECK(lo_p == lo_v);
+          CHECK(hi_p == hi_v);
+        }
+        // A scale that does not cover the row (rep 2 / 3 / 4) exercises the clamp.
+        const k::activation_quantization q = rep >= 2 ? k::activation_quantization{0.01f, 77} : k::detail::choose_quantization(lo_p, hi_p);
+        std::vector<std::uint8_t> a(len + 2, 0xAB), b(len + 2, 0xAB);
+        k::detail::quantize_row_portable(row, len, q, a.data() + 1);
+        k::detail::quantize_row_with(path, row, len, q, b.data() + 1);
+        CHECK(a == b);  // includes the guard bytes: nothing written past the row
+        CHECK(b[len + 1] == 0xAB);
+      }
 #else
   WARN("skipped: not an x86-64 build");
 #endif
@@ -170,17 +175,20 @@ std::vector<std::uint8_t> reference_tile(const float* x, std::size_t ldx, std::s
 
 TEST_CASE("activation quantization: tiles packed directly equal pack_a of the quantized rows", "[kernels][linear_dynamic]") {
   std::uniform_real_distribution<float> u(-3.0f, 3.0f);
-  std::vector<bool> paths{false};
+  using k::detail::row_path;
+  std::vector<row_path> paths{row_path::portable};
 #if BIGMODEL_KERNELS_X86
-  if (k::is_supported(k::isa::avx512bw)) paths.push_back(true);
+  if (k::is_supported(k::isa::avx2)) paths.push_back(row_path::avx2);
+  else WARN("AVX2 tile path not tested: this CPU has no AVX2");
+  if (k::is_supported(k::isa::avx512bw)) paths.push_back(row_path::avx512);
   else WARN("AVX-512 tile path not tested: this CPU has no AVX-512BW");
 #endif
-  for (const bool avx512 : paths)
+  for (const row_path path : paths)
     for (std::size_t rows = 1; rows <= 8; ++rows)
       for (std::size_t kk : {1, 2, 3, 4, 5, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 70, 255, 256, 257, 300, 515}) {
         const std::size_t kp = (kk + 3) / 4 * 4, ldx = kk + 5;  // strided rows
         for (int rep = 0; rep < 3; ++rep) {
-          INFO("avx512 " << avx512 << " rows " << rows << " K " << kk << " rep " << rep);
+          INFO("path " << static_cast<int>(path) << " rows " << rows << " K " << kk << " rep " << rep);
           std::vector<float> x(rows * ldx + 1);
           for (auto& v : x) v = u(rng());
           if (rep == 1)  // exact .5 steps: ties round to even
@@ -201,7 +209,7 @@ TEST_CASE("activation quantization: tiles packed directly equal pack_a of the qu
           }
           const auto want = reference_tile(rows_x, ldx, rows, kk, kp, q.data());
           std::vector<std::uint8_t> got(rows * kp + 64, 0xAB);
-          k::detail::quantize_tile_packed_with(avx512, rows_x, ldx, rows, kk, kp, q.data(), got.data());
+          k::detail::quantize_tile_packed_with(path, rows_x, ldx, rows, kk, kp, q.data(), got.data());
           CHECK(std::equal(want.begin(), want.end(), got.begin()));
           CHECK(std::all_of(got.begin() + static_cast<std::ptrdiff_t>(rows * kp), got.end(), [](std::uint8_t b) { return b == 0xAB; }));
         }

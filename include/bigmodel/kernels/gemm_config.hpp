@@ -30,7 +30,9 @@ inline constexpr std::size_t k_group = 4;  // k values per 32-bit lane of packed
     case isa::avx512vnni: return {16, 8, 3, 8, 4, 24};
     // Two accumulators per 16 columns (k pairs) and two widened B registers per panel.
     case isa::avx512bw: return {16, 4, 2, 8, 2, 16};
-    case isa::avx2: return {8, 4, 1, 4, 1, 4};
+    // 4 x 16 tile: 8 accumulators, 4 split B registers, 2 split A, the byte mask (15 of 16 ymm). Small M (1-3
+    // rows): up to 4 panels while rows x panels <= 6, which keeps the split B of every panel in registers too.
+    case isa::avx2: return {8, 4, 2, 3, 4, 6};
     case isa::xsimd: return {xsimd_lanes(), 4, 1, 4, 1, 4};
     case isa::scalar: break;
   }

@@ -73,7 +73,8 @@ inline void linear_dynamic(std::size_t m, const float* x, std::size_t ldx, const
   detail::linear_scratch& s = detail::linear_buffers();
   epilogue ep = dequantize(1.0f, 0, w_scale, w_per_channel) | bias(bias_values) | epilogues::activation_t{opt.act};
   activation_quantization tensor_q{1.0f, 0};
-  const bool per_row = opt.activations == granularity::per_row, avx512 = detail::activation_rows_avx512();
+  const bool per_row = opt.activations == granularity::per_row;
+  const detail::row_path path = detail::activation_row_path();
   if (per_row) {
     s.scale.resize(m);
     s.zero_point.resize(m);
@@ -81,7 +82,7 @@ inline void linear_dynamic(std::size_t m, const float* x, std::size_t ldx, const
     ep.a_row_zero_point = s.zero_point.data();
   } else {
     float lo = x[0], hi = lo;
-    for (std::size_t i = 0; i < m; ++i) detail::min_max_with(avx512, x + i * ldx, k, lo, hi);
+    for (std::size_t i = 0; i < m; ++i) detail::min_max_with(path, x + i * ldx, k, lo, hi);
     tensor_q = detail::choose_quantization(lo, hi);
     ep.a_scale = tensor_q.scale;
     ep.a_zero_point = tensor_q.zero_point;
@@ -92,7 +93,7 @@ inline void linear_dynamic(std::size_t m, const float* x, std::size_t ldx, const
       if (per_row) {
         const float* row = x + (r0 + i) * ldx;
         float lo = row[0], hi = lo;
-        detail::min_max_with(avx512, row, k, lo, hi);
+        detail::min_max_with(path, row, k, lo, hi);
         q[i] = detail::choose_quantization(lo, hi);
         s.scale[r0 + i] = q[i].scale;
         s.zero_point[r0 + i] = q[i].zero_point;
@@ -100,7 +101,7 @@ inline void linear_dynamic(std::size_t m, const float* x, std::size_t ldx, const
         q[i] = tensor_q;
       }
     }
-    detail::quantize_tile_packed_with(avx512, x + r0 * ldx, ldx, rows, k, kp, q, dst);
+    detail::quantize_tile_packed_with(path, x + r0 * ldx, ldx, rows, k, kp, q, dst);
   };
   // a is not read (A comes from produce) but must be non-null for can_implement.
   const gemm_args args = make_gemm_args(m, reinterpret_cast<const std::uint8_t*>(x), k, w, y, ldy, ep);
