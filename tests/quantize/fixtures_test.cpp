@@ -40,9 +40,16 @@ outcome quantize_and_check(const fixture& f, const std::string& tag, const Pass&
   CHECK(run(reloaded, x) == o.logits);  // bit-identical after the round trip
   double ort_rel = -1;
   if (auto y_ort = run_ort(file, x)) {
+    REQUIRE(y_ort->shape() == o.logits.shape());
     ort_rel = rel_l2(*y_ort, o.logits);
-    CHECK(ort_rel < 2e-3);
-    CHECK(accuracy(*y_ort, f.y()) == Approx(o.acc).margin(0.0056));  // at most 2 of 360 samples differ
+    const bool int8 = tag.rfind("dyn_int8", 0) == 0;
+    if (!int8 || ort_dynamic_int8_exact()) {
+      CHECK(ort_rel < 2e-3);
+      CHECK(accuracy(*y_ort, f.y()) == Approx(o.acc).margin(0.0056));  // at most 2 of 360 samples differ
+    } else {
+      WARN(f.file << " " << tag << ": ONNX Runtime ran the file, its output not compared (rel L2 " << ort_rel
+                  << "): without VNNI its int8 MatMul saturates (see ort_dynamic_int8_exact)");
+    }
   }
   std::printf("%-28s %-16s acc %.4f (fp32 %.4f)  rel L2 vs fp32 %.5f  file %7ju B (fp32 %7ju B, %.2fx)  ORT rel L2 %s\n",
               f.file.c_str(), tag.c_str(), o.acc, o.acc_fp32, o.rel, o.bytes, o.bytes_fp32,
