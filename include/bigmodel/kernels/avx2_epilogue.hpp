@@ -22,12 +22,6 @@ BIGMODEL_TARGET_BEGIN("avx2,fma")
 
 namespace bigmodel::kernels::avx2 {
 
-// Lanes below `left` (at most 8) all ones.
-[[gnu::always_inline]] inline __m256i lanes_below(std::size_t left) noexcept {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(std::min<std::size_t>(left, 8))),
-                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 // As detail::requantize_scalar: clamp (max/min return their second operand for NaN, so NaN ends at the lower
 // bound), then round to nearest even in the current rounding mode like std::nearbyint.
 [[gnu::always_inline]] inline __m256i requantize_epi32(__m256 v, float inv_scale, std::int32_t zp, std::int32_t lo,
@@ -38,62 +32,29 @@ namespace bigmodel::kernels::avx2 {
   return _mm256_add_epi32(_mm256_cvtps_epi32(x), _mm256_set1_epi32(zp));
 }
 
-inline void store_row(const detail::resolved_epilogue& e, std::size_t m, std::size_t n0, std::size_t count,
-                      const std::int32_t* acc, std::byte* c) noexcept {
+// The raw s32 output of a row (zero-point correction only); the other outputs go through store_tile.
+inline void store_row_s32(const detail::resolved_epilogue& e, std::size_t m, std::size_t n0, std::size_t count,
+                          const std::int32_t* acc, std::byte* c) noexcept {
   const std::int32_t zp = e.row_zp(m);
   const __m256i vzp = _mm256_set1_epi32(zp);
-  const __m256 a_scale = _mm256_set1_ps(e.row_a_scale(m));
-  const bool u8 = e.out == out_type::u8;
   for (std::size_t j = 0; j < count; j += 8) {
     const std::size_t left = count - j;
-    const bool full = left >= 8;
-    const __m256i k = lanes_below(left);
-    const auto load_i = [&](const std::int32_t* p) {
-      return full ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)) : _mm256_maskload_epi32(reinterpret_cast<const int*>(p), k);
-    };
-    const auto load_f = [&](const float* p) { return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, k); };
-    const __m256i s = load_i(acc + j);
-    const __m256i corr = zp != 0 ? _mm256_sub_epi32(s, _mm256_mullo_epi32(vzp, load_i(e.colsum + n0 + j))) : s;
-    if (e.out == out_type::s32) {
-      if (full) _mm256_storeu_si256(reinterpret_cast<__m256i*>(c + j * 4), corr);
-      else _mm256_maskstore_epi32(reinterpret_cast<int*>(c + j * 4), k, corr);
-      continue;
-    }
-    const __m256 ws = e.w_scale == nullptr ? _mm256_set1_ps(1.0f)
-                      : e.per_channel     ? load_f(e.w_scale + n0 + j)
-                                          : _mm256_set1_ps(e.w_scale[0]);
-    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(corr), _mm256_mul_ps(a_scale, ws));
-    if (e.bias) v = _mm256_add_ps(v, load_f(e.bias + n0 + j));
-    if (e.act == activation::relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
-    else if (e.act == activation::gelu) v = avx2_math::vm_gelu_erf(v);
-    if (e.out == out_type::f32) {
-      float* dst = reinterpret_cast<float*>(c) + j;
-      if (full) _mm256_storeu_ps(dst, v);
-      else _mm256_maskstore_ps(dst, k, v);
-      continue;
-    }
-    const __m256i q = requantize_epi32(v, e.inv_out_scale, e.out_zero_point, u8 ? 0 : -128, u8 ? 255 : 127);
-    // In range already, so the saturating packs keep every value: s32 -> s16 -> u8 / s8.
-    const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
-    const __m128i b8 = u8 ? _mm_packus_epi16(w16, w16) : _mm_packs_epi16(w16, w16);
-    if (full) {
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(c + j), b8);
-    } else {
-      alignas(16) std::uint8_t bytes[16];
-      _mm_store_si128(reinterpret_cast<__m128i*>(bytes), b8);
-      std::memcpy(c + j, bytes, left);
-    }
+    const __m256i k = avx2_math::vm_vec::tail(left);
+    const __m256i s = _mm256_maskload_epi32(reinterpret_cast<const int*>(acc + j), k);
+    const __m256i corr =
+        zp != 0 ? _mm256_sub_epi32(s, _mm256_mullo_epi32(vzp, _mm256_maskload_epi32(reinterpret_cast<const int*>(e.colsum + n0 + j), k))) : s;
+    _mm256_maskstore_epi32(reinterpret_cast<int*>(c + j * 4), k, corr);
   }
 }
 
 // A whole tile, 8 columns at a time with the rows inside: the column vectors (sums, scales, bias) are loaded
-// once per 8 columns and the row values once per tile, which halves the time of store_row per output on
-// 4 x 16 tiles. Same operations per element as store_row.
+// once per 8 columns and the row values once per tile (half the time per output of a row-by-row store on
+// 4 x 16 tiles). f32, u8 and s8 outputs; s32 goes through store_row_s32.
 inline void store_tile(const detail::resolved_epilogue& e, std::size_t m0, std::size_t rows, std::size_t n0,
                        std::size_t count, const std::int32_t* acc, std::size_t ldt, std::byte* c,
                        std::size_t ldc_bytes) noexcept {
-  if (e.out == out_type::s32 || e.out == out_type::u8 || e.out == out_type::s8 || rows > detail::max_tile_rows) {
-    for (std::size_t i = 0; i < rows; ++i) store_row(e, m0 + i, n0, count, acc + i * ldt, c + i * ldc_bytes);
+  if (e.out == out_type::s32) {
+    for (std::size_t i = 0; i < rows; ++i) store_row_s32(e, m0 + i, n0, count, acc + i * ldt, c + i * ldc_bytes);
     return;
   }
   std::int32_t zp[detail::max_tile_rows];
@@ -103,11 +64,11 @@ inline void store_tile(const detail::resolved_epilogue& e, std::size_t m0, std::
     zp[i] = e.row_zp(m0 + i), a_scale[i] = e.row_a_scale(m0 + i);
     any_zp = any_zp || zp[i] != 0;
   }
-  const bool gelu = e.act == activation::gelu, relu = e.act == activation::relu;
+  const bool gelu = e.act == activation::gelu, relu = e.act == activation::relu, u8 = e.out == out_type::u8;
   for (std::size_t j = 0; j < count; j += 8) {
     const std::size_t left = count - j;
     const bool full = left >= 8;
-    const __m256i k = lanes_below(left);
+    const __m256i k = avx2_math::vm_vec::tail(left);
     const __m256i colsum = any_zp ? _mm256_maskload_epi32(reinterpret_cast<const int*>(e.colsum + n0 + j), k) : _mm256_setzero_si256();
     const __m256 ws = e.w_scale == nullptr ? _mm256_set1_ps(1.0f)
                       : e.per_channel     ? _mm256_maskload_ps(e.w_scale + n0 + j, k)
@@ -121,9 +82,24 @@ inline void store_tile(const detail::resolved_epilogue& e, std::size_t m0, std::
       if (e.bias) v = _mm256_add_ps(v, bias);
       if (relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
       else if (gelu) v = avx2_math::vm_gelu_erf(v);
-      float* dst = reinterpret_cast<float*>(c + i * ldc_bytes) + j;
-      if (full) _mm256_storeu_ps(dst, v);
-      else _mm256_maskstore_ps(dst, k, v);
+      if (e.out == out_type::f32) {
+        float* dst = reinterpret_cast<float*>(c + i * ldc_bytes) + j;
+        if (full) _mm256_storeu_ps(dst, v);
+        else _mm256_maskstore_ps(dst, k, v);
+        continue;
+      }
+      const __m256i q = requantize_epi32(v, e.inv_out_scale, e.out_zero_point, u8 ? 0 : -128, u8 ? 255 : 127);
+      // In range already, so the saturating packs keep every value: s32 -> s16 -> u8 / s8.
+      const __m128i w16 = _mm_packs_epi32(_mm256_castsi256_si128(q), _mm256_extracti128_si256(q, 1));
+      const __m128i b8 = u8 ? _mm_packus_epi16(w16, w16) : _mm_packs_epi16(w16, w16);
+      std::byte* dst = c + i * ldc_bytes + j;
+      if (full) {
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), b8);
+      } else {
+        alignas(16) std::uint8_t bytes[16];
+        _mm_store_si128(reinterpret_cast<__m128i*>(bytes), b8);
+        std::memcpy(dst, bytes, left);
+      }
     }
   }
 }
