@@ -409,3 +409,142 @@ TEST_CASE("weight-only kernel in the runtime: layers with a fused ReLU run on it
   // Without the ReLU after the kernel the hidden layers would differ wholesale: rel above is the check.
   CHECK(accuracy(y_fast, f.y()) == accuracy(y_slow, f.y()));
 }
+
+TEST_CASE("StaticConv: the CNN's QDQ Conv layers run on the int8 GEMM, outputs match the QDQ graph, saved and reloaded") {
+  const fixture f{"digits_cnn", "digits_cnn.opset17.onnx"};
+  auto g = io::load_onnx<quant::quant_op_set>(f.dir() / f.file);
+  (void)quant::quantize_static(g, calibration_batches(f));
+  std::size_t convs = 0;
+  for (auto node : g.nodes()) convs += g.op_as<ops::conv>(node) ? 1 : 0;
+  REQUIRE(convs == 2);
+  const auto x = f.x();
+  const auto qdq = run(g, x);
+  auto fused = g;
+  CHECK(quant::fuse_static_conv(fused) == convs);
+  std::size_t left = 0, sc = 0;
+  for (auto node : fused.nodes()) {
+    left += fused.op_as<ops::conv>(node) ? 1 : 0;
+    sc += fused.op_as<ops::static_conv>(node) ? 1 : 0;
+  }
+  CHECK(left == 0);
+  CHECK(sc == convs);
+  validate(fused);
+  const auto y = run(fused, x);
+  const double rel = rel_l2(y, qdq);
+  std::printf("%-28s StaticConv x%zu vs QDQ graph rel L2 %.2e, accuracy %.4f (QDQ %.4f)\n", f.file.c_str(), sc, rel,
+              accuracy(y, f.y()), accuracy(qdq, f.y()));
+  // Same integer sums; the f32 emulation rounds each product and partial sum in float.
+  CHECK(rel < 1e-3);
+  CHECK(accuracy(y, f.y()) >= accuracy(qdq, f.y()) - 0.003);
+  // With the Linear layers fused too (what use_fast_paths does before a session runs a static int8 file).
+  auto all = g;
+  const auto counts = quant::use_fast_paths(all);
+  CHECK(counts.static_conv == convs);
+  CHECK(counts.static_linear > 0);
+  CHECK(accuracy(run(all, x), f.y()) >= accuracy(qdq, f.y()) - 0.003);
+  // The fused op round-trips through a file (com.bigmodel domain) and packs its weights again on load.
+  const auto file = temp_dir() / "cnn_static_conv.onnx";
+  io::save_onnx(fused, file);
+  const auto back = io::load_onnx<quant::quant_op_set>(file);
+  std::size_t back_sc = 0;
+  for (auto node : back.nodes()) back_sc += back.op_as<ops::static_conv>(node) ? 1 : 0;
+  CHECK(back_sc == convs);
+  CHECK(rel_l2(run(back, x), y) == 0.0);
+}
+
+TEST_CASE("StaticConv: groups, pads, strides, dilations, auto_pad, bias, ReLU and requantization match the QDQ graph") {
+  // input [2, 4, 9, 7] -> Conv A (+ bias) -> Relu -> Conv B -> logits, calibrated on other inputs; Conv A's
+  // result reaches Conv B through a QuantizeLinear, which moves into Conv A's epilogue (u8 between the two).
+  struct geometry {
+    const char* name;
+    std::int64_t out_a, group_a, k_a;
+    ops::ints pads_a, strides_a, dilations_a;
+    std::string auto_pad_a;
+    std::int64_t group_b, k_b;
+    ops::ints pads_b, strides_b, dilations_b;
+  };
+  const geometry cases[] = {
+      {"3x3 pad 1, then grouped 3x3 stride 2 dilation 2", 6, 1, 3, {1, 1, 1, 1}, {}, {}, "NOTSET", 2, 3, {0, 1, 2, 1}, {2, 2}, {2, 2}},
+      {"depthwise 3x3 SAME_UPPER stride 2, then 1x1", 8, 4, 3, {}, {2, 2}, {}, "SAME_UPPER", 1, 1, {}, {}, {}},
+      {"2x2 stride (1, 2) asymmetric pads, then 3x3 groups 2", 4, 2, 2, {0, 1, 1, 0}, {1, 2}, {}, "NOTSET", 2, 3, {1, 1, 1, 1}, {}, {}},
+  };
+  for (const auto& gc : cases) {
+    INFO(gc.name);
+    basic_computation_graph<quant::quant_op_set> g;
+    const auto x = g.add_input("input", dtype::f32, {"batch", 4, 9, 7});
+    const auto wa = g.add_initializer("wa", test_random({gc.out_a, 4 / gc.group_a, gc.k_a, gc.k_a}, 41, 0.4f));
+    const auto ba = g.add_initializer("ba", test_random({gc.out_a}, 42, 0.3f));
+    const auto wb = g.add_initializer("wb", test_random({6, gc.out_a / gc.group_b, gc.k_b, gc.k_b}, 43, 0.4f));
+    const auto h = g.add_value("h"), r = g.add_value("r"), y = g.add_value("logits");
+    ops::conv a;
+    a.group = gc.group_a, a.pads = gc.pads_a, a.strides = gc.strides_a, a.dilations = gc.dilations_a, a.auto_pad = gc.auto_pad_a;
+    ops::conv b;
+    b.group = gc.group_b, b.pads = gc.pads_b, b.strides = gc.strides_b, b.dilations = gc.dilations_b;
+    g.add_node(a, {x, wa, ba}, {h}, "conv_a");
+    g.add_node(ops::relu{}, {h}, {r}, "relu_a");
+    g.add_node(b, {r, wb}, {y}, "conv_b");
+    g.mark_output(y);
+    validate(g);
+    std::vector<named_tensors> calib;
+    for (std::uint32_t i = 0; i < 4; ++i) calib.push_back({{"input", test_random({2, 4, 9, 7}, 50 + i, 2.0f)}});
+    (void)quant::quantize_static(g, calib);
+    const auto in = test_random({2, 4, 9, 7}, 60, 2.0f);
+    const auto qdq = run(g, in);
+    auto fused = g;
+    REQUIRE(quant::fuse_static_conv(fused) == 2);
+    std::size_t relu_in_op = 0, requantized = 0;
+    for (auto n : fused.nodes())
+      if (const auto* sc = fused.op_as<ops::static_conv>(n)) {
+        relu_in_op += sc->relu == 1 ? 1 : 0;
+        requantized += fused.inputs(n).size() == 8 ? 1 : 0;
+      }
+    CHECK(relu_in_op == 1);
+    CHECK(requantized == 1);
+    validate(fused);
+    const auto y1 = run(fused, in);
+    REQUIRE(y1.shape() == qdq.shape());
+    // Same integers; the requantizing epilogue's x * (1 / s) may put a value at a rounding tie one step away.
+    CHECK(rel_l2(y1, qdq) < 5e-3);
+    // Without the epilogue's requantization: the f32 StaticConv result against the QDQ graph's f32 Conv.
+    auto plain = g;
+    plain.mark_output(plain.value_of("r"));
+    auto plain_fused = plain;
+    REQUIRE(quant::fuse_static_conv(plain_fused) == 2);
+    basic_session<quant::quant_op_set> s_ref(plain), s_fused(plain_fused);
+    const auto r_ref = s_ref.run({{"input", in}})["r"], r_fused = s_fused.run({{"input", in}})["r"];
+    CHECK(rel_l2(r_fused, r_ref) < 1e-5);
+  }
+}
+
+TEST_CASE("StaticConv: bad inputs are errors naming the node") {
+  basic_computation_graph<quant::quant_op_set> g;
+  const auto x = g.add_input("input", dtype::f32, {1, 2, 5, 5});
+  const auto w = g.add_initializer("w", test_random({3, 2, 3, 3}, 70, 0.5f));
+  const auto y = g.add_value("logits");
+  g.add_node(ops::conv{}, {x, w}, {y}, "conv");
+  g.mark_output(y);
+  (void)quant::quantize_static(g, {{{"input", test_random({1, 2, 5, 5}, 71, 1.0f)}}});
+  REQUIRE(quant::fuse_static_conv(g) == 1);
+  const auto in = test_random({1, 2, 5, 5}, 72, 1.0f);
+  CHECK(run(g, in).shape() == shape_t{1, 3, 3, 3});  // no padding: 5 - 3 + 1
+  node_id conv;
+  for (auto n : g.nodes())
+    if (g.op_as<ops::static_conv>(n)) conv = n;
+  REQUIRE(conv.valid());
+  auto bad_group = g;
+  bad_group.op_as<ops::static_conv>(conv)->group = 2;  // 3 output channels cannot make 2 groups
+  CHECK_THROWS_WITH(run(bad_group, in), Catch::Contains("channels") && Catch::Contains("conv"));
+  // The op's inputs replaced one at a time: a negative x_scale, f32 activations.
+  auto with_input = [&](std::size_t i, value_id v) {
+    auto h = g;
+    auto ins = h.inputs(conv);
+    const auto op = *h.op_as<ops::static_conv>(conv);
+    const auto out = h.outputs(conv)[0];
+    ins[i] = v == value_id{} ? h.add_initializer("bad_x_scale", dynamic_tensor::scalar(-1.0f)) : v;
+    h.erase_node(conv);
+    h.add_node(op, ins, {out}, "conv_bad");
+    return h;
+  };
+  CHECK_THROWS_WITH(run(with_input(1, value_id{}), in), Catch::Contains("x_scale") && Catch::Contains("conv_bad"));
+  CHECK_THROWS_WITH(run(with_input(0, g.value_of("input")), in), Catch::Contains("u8") && Catch::Contains("conv_bad"));
+}

@@ -2,7 +2,7 @@
 // Module header: quantization. Schemes and per-layer rules (scheme.hpp), weight quantization
 // (weight_matrix.hpp), dynamic int8 (dynamic.hpp) and its fused fast path (dynamic_linear.hpp), weight-only
 // int8/int4/fp16/bf16 (weight_only.hpp), static int8 with calibration observers (static.hpp,
-// observers.hpp) and its int8 fast path (static_linear.hpp), the sensitivity report (sensitivity.hpp), parameter-level fake quantization for any
+// observers.hpp) and its int8 fast paths (static_linear.hpp, static_conv.hpp), the sensitivity report (sensitivity.hpp), parameter-level fake quantization for any
 // model type (parameters.hpp), and the pass values (passes.hpp). The calibration-driven parts run the
 // model, so they use the runtime.
 //
@@ -22,6 +22,8 @@
 #include "quantize/scheme.hpp"
 #include "quantize/sensitivity.hpp"
 #include "quantize/static.hpp"
+#include "quantize/static_conv.hpp"
+#include "quantize/static_conv_op.hpp"
 #include "quantize/static_linear.hpp"
 #include "quantize/static_linear_op.hpp"
 #include "quantize/tensors.hpp"

@@ -20,13 +20,15 @@
 
 #include "../../graph/computation_graph.hpp"
 #include "dynamic_linear_op.hpp"
+#include "static_conv_op.hpp"
 #include "static_linear_op.hpp"
 #include "graph_layers.hpp"
 
 namespace bigmodel::quant {
 
-// default_op_set plus the fused quantized Linear ops (DynamicLinear; StaticLinear, static_linear.hpp).
-using quant_op_set = default_op_set::extend<ops::dynamic_linear, ops::static_linear>;
+// default_op_set plus the fused quantized ops (DynamicLinear; StaticLinear, static_linear.hpp; StaticConv,
+// static_conv.hpp).
+using quant_op_set = default_op_set::extend<ops::dynamic_linear, ops::static_linear, ops::static_conv>;
 
 namespace detail {
 template <class OpSet>

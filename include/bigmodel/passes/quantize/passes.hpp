@@ -6,6 +6,7 @@
 #include "dynamic.hpp"
 #include "dynamic_linear.hpp"
 #include "static.hpp"
+#include "static_conv.hpp"
 #include "static_linear.hpp"
 #include "weight_only.hpp"
 
@@ -53,6 +54,10 @@ template <class H>
 // The fast path of static int8 (QDQ MatMul/Gemm -> StaticLinear, int8 chains kept in int8; static_linear.hpp).
 [[nodiscard]] inline auto fuse_static_linear() {
   return make_pass("fuse_static_linear", [](auto& g) { return quant::fuse_static_linear(g); });
+}
+// The fast path of static int8 Conv (QDQ Conv -> StaticConv, run on the int8 GEMM; static_conv.hpp).
+[[nodiscard]] inline auto fuse_static_conv() {
+  return make_pass("fuse_static_conv", [](auto& g) { return quant::fuse_static_conv(g); });
 }
 
 }  // namespace bigmodel::passes

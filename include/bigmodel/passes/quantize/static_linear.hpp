@@ -44,20 +44,23 @@ bool quantized_activation(const basic_computation_graph<OpSet>& g, value_id a, v
   return true;
 }
 
-// The DequantizeLinear of a weight: (W_q s8 2-D, scale [N] or scalar f32, zero points all 0) with the
-// per-channel axis on the output dimension. n_axis: 1 for [K, N] storage, 0 for [N, K].
+// The DequantizeLinear of a weight: (W_q s8 of `rank` dimensions, scale [N] or scalar f32, zero points all 0)
+// with the per-channel axis on the output dimension n_axis: a MatMul's [K, N] 1, a Gemm transB's [N, K] 0, a
+// Conv's [M, C/group, kh, kw] 0.
 template <class OpSet>
-bool quantized_weight(const basic_computation_graph<OpSet>& g, value_id w, std::int64_t n_axis, value_id (&out)[2]) {
+bool quantized_weight(const basic_computation_graph<OpSet>& g, value_id w, std::size_t rank, std::int64_t n_axis,
+                      value_id (&out)[2]) {
   const node_id dq = g.producer(w);
   if (!dq.valid()) return false;
   const auto* op = g.template op_as<ops::dequantize_linear>(dq);
   if (!op) return false;
   const auto& in = g.inputs(dq);
   const auto* wq = in.empty() ? nullptr : g.constant_value(in[0]);
-  if (!wq || wq->type() != dtype::s8 || wq->rank() != 2 || in.size() < 2) return false;
+  if (!wq || wq->type() != dtype::s8 || wq->rank() != rank || in.size() < 2) return false;
   const auto* s = g.constant_value(in[1]);
   if (!s || s->type() != dtype::f32) return false;
-  if (s->numel() != 1 && (s->numel() != wq->dim(n_axis) || s->rank() != 1 || (op->axis != n_axis && op->axis != n_axis - 2))) return false;
+  if (s->numel() != 1 && (s->numel() != wq->dim(n_axis) || s->rank() != 1 || (op->axis != n_axis && op->axis != n_axis - static_cast<std::int64_t>(rank))))
+    return false;
   if (in.size() > 2 && in[2].valid() && !all_zero(g, in[2])) return false;
   out[0] = in[0], out[1] = in[1];
   return true;
@@ -75,6 +78,57 @@ inline void add_bigmodel_domain(std::vector<std::pair<std::string, std::int64_t>
   imports.emplace_back("com.bigmodel", 1);
 }
 
+// Puts `op` in place of a matched layer: the nodes of `tail` (the layer, then what it absorbed: bias, activation)
+// and the DequantizeLinear nodes of its input and weight give way to one node writing the tail's last output.
+// Its inputs: X_q, x_scale, x_zero_point (x), W_q, w_scale (w), and the bias if valid.
+template <class Op, class OpSet>
+node_id replace_layer(basic_computation_graph<OpSet>& g, const std::vector<node_id>& tail, value_id out, Op op,
+                      const value_id (&x)[3], const value_id (&w)[2], value_id bias, const std::string& name) {
+  std::vector<value_id> in{x[0], x[1], x[2], w[0], w[1]};
+  if (bias.valid()) in.push_back(bias);
+  const node_id dq_x = g.producer(g.inputs(tail.front())[0]), dq_w = g.producer(g.inputs(tail.front())[1]);
+  g.erase_node(tail.back());
+  const node_id made = g.add_node(std::move(op), in, {out}, g.unique_node_name(name));
+  for (auto it = tail.rbegin() + 1; it != tail.rend(); ++it) erase_dead(g, *it);
+  erase_dead(g, dq_x);
+  erase_dead(g, dq_w);
+  return made;
+}
+
+// Requantizing epilogues: a fused op (inputs X_q, x_scale, x_zp, W_q, w_scale [, bias]) whose result only a
+// QuantizeLinear (u8, per tensor) reads takes that QuantizeLinear's scale and zero point as inputs 6 and 7 and
+// writes its u8 output itself.
+template <class Op, class OpSet>
+void requantize_epilogues(basic_computation_graph<OpSet>& g, const std::vector<node_id>& made) {
+  for (const node_id s : made) {
+    const value_id y = g.outputs(s)[0];
+    const node_id q = only_consumer(g, y);
+    if (!q.valid() || !g.template op_as<ops::quantize_linear>(q)) continue;
+    const auto& qi = g.inputs(q);
+    if (qi.size() < 3 || !scalar_constant(g, qi[1], dtype::f32) || !scalar_constant(g, qi[2], dtype::u8)) continue;
+    if (!(g.constant_value(qi[1])->template span<float>()[0] > 0.0f)) continue;
+    auto ins = g.inputs(s);
+    if (ins.size() == 5) ins.push_back(value_id{});  // no bias
+    ins.push_back(qi[1]);
+    ins.push_back(qi[2]);
+    const value_id yq = g.outputs(q)[0];
+    auto op = *g.template op_as<Op>(s);
+    const std::string name = g.at(s).name;
+    g.erase_node(q);
+    g.erase_node(s);
+    g.erase_value(y);
+    g.add_node(std::move(op), ins, {yq}, name);
+  }
+}
+
+// The last step of a fusion pass: requantizing epilogues for the ops it made, the com.bigmodel import if any.
+template <class Op, class OpSet>
+std::size_t finish_fusion(basic_computation_graph<OpSet>& g, const std::vector<node_id>& made) {
+  requantize_epilogues<Op>(g, made);
+  if (!made.empty()) add_bigmodel_domain(g.opset_imports);
+  return made.size();
+}
+
 }  // namespace detail
 
 // Fuses every QDQ MatMul / Gemm with an u8 per-tensor activation and s8 symmetric weights (per tensor or
@@ -84,7 +138,6 @@ inline void add_bigmodel_domain(std::vector<std::pair<std::string, std::int64_t>
 template <class OpSet>
   requires(OpSet::template contains<ops::static_linear>)
 std::size_t fuse_static_linear(basic_computation_graph<OpSet>& g) {
-  std::size_t fused = 0;
   std::vector<node_id> made;
   for (const auto layer : g.nodes()) {
     if (!g.alive(layer)) continue;
@@ -98,7 +151,7 @@ std::size_t fuse_static_linear(basic_computation_graph<OpSet>& g) {
     const auto ins = g.inputs(layer);
     if (ins.size() < 2 || !ins[0].valid() || !ins[1].valid()) continue;
     value_id x[3], w[2];
-    if (!detail::quantized_activation(g, ins[0], x) || !detail::quantized_weight(g, ins[1], trans_b ? 0 : 1, w)) continue;
+    if (!detail::quantized_activation(g, ins[0], x) || !detail::quantized_weight(g, ins[1], 2, trans_b ? 0 : 1, w)) continue;
     const std::int64_t n = g.constant_value(w[0])->dim(trans_b ? 0 : 1);
     value_id bias;
     if (gm && ins.size() > 2 && ins[2].valid()) {
@@ -131,39 +184,9 @@ std::size_t fuse_static_linear(basic_computation_graph<OpSet>& g) {
                               wq->template span<std::int8_t>().data(), k, static_cast<std::size_t>(n), trans_b ? k : static_cast<std::size_t>(n),
                               trans_b ? kernels::weight_layout::n_by_k : kernels::weight_layout::k_by_n)),
                           gelu ? 1 : 0};
-    std::vector<value_id> in{x[0], x[1], x[2], w[0], w[1]};
-    if (bias.valid()) in.push_back(bias);
-    const std::string name = g.at(layer).name + "_StaticLinear";
-    const node_id dq_x = g.producer(ins[0]), dq_w = g.producer(ins[1]);
-    g.erase_node(tail.back());
-    made.push_back(g.add_node(op, in, {out}, g.unique_node_name(name)));
-    for (auto it = tail.rbegin() + 1; it != tail.rend(); ++it) detail::erase_dead(g, *it);
-    detail::erase_dead(g, dq_x);
-    detail::erase_dead(g, dq_w);
-    ++fused;
+    made.push_back(detail::replace_layer(g, tail, out, std::move(op), x, w, bias, g.at(layer).name + "_StaticLinear"));
   }
-  // Requantizing epilogues: StaticLinear -> QuantizeLinear (u8, per tensor) read by nothing else.
-  for (const node_id s : made) {
-    const value_id y = g.outputs(s)[0];
-    const node_id q = detail::only_consumer(g, y);
-    if (!q.valid() || !g.template op_as<ops::quantize_linear>(q)) continue;
-    const auto& qi = g.inputs(q);
-    if (qi.size() < 3 || !detail::scalar_constant(g, qi[1], dtype::f32) || !detail::scalar_constant(g, qi[2], dtype::u8)) continue;
-    if (!(g.constant_value(qi[1])->template span<float>()[0] > 0.0f)) continue;
-    auto ins = g.inputs(s);
-    if (ins.size() == 5) ins.push_back(value_id{});  // no bias
-    ins.push_back(qi[1]);
-    ins.push_back(qi[2]);
-    const value_id yq = g.outputs(q)[0];
-    auto op = *g.template op_as<ops::static_linear>(s);
-    const std::string name = g.at(s).name;
-    g.erase_node(q);
-    g.erase_node(s);
-    g.erase_value(y);
-    g.add_node(std::move(op), ins, {yq}, name);
-  }
-  if (fused) detail::add_bigmodel_domain(g.opset_imports);
-  return fused;
+  return detail::finish_fusion<ops::static_linear>(g, made);
 }
 
 }  // namespace bigmodel::quant

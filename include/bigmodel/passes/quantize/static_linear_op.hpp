@@ -25,6 +25,7 @@
 #include "../../graph/attribute.hpp"
 #include "../../kernels/gemm.hpp"
 #include "../../tensor/dynamic_tensor.hpp"
+#include "op_inputs.hpp"
 
 namespace bigmodel::ops {
 
@@ -53,19 +54,8 @@ struct static_linear {
     c.check(wq.type() == dtype::s8 && wq.rank() == 2, "StaticLinear weights must be s8 and 2-D");
     const auto k = static_cast<std::size_t>(wq.dim(trans_b ? 1 : 0)), n = static_cast<std::size_t>(wq.dim(trans_b ? 0 : 1));
     c.check(static_cast<std::size_t>(x.dim(x.rank() - 1)) == k, "input width does not match the weights' K");
-    auto scalar_f32 = [&](std::size_t i, const char* what) {
-      const auto s = c.f32(i);
-      c.check(s.size() == 1, std::string(what) + " must be a scalar");
-      c.check(std::isfinite(s[0]) && s[0] > 0.0f, std::string(what) + " must be positive and finite");
-      return s[0];
-    };
-    auto scalar_u8 = [&](std::size_t i, const char* what) {
-      const auto& t = c.in(i);
-      c.check(t.type() == dtype::u8 && t.numel() == 1, std::string(what) + " must be a u8 scalar");
-      return static_cast<std::int32_t>(t.template span<std::uint8_t>()[0]);
-    };
-    const float x_scale = scalar_f32(1, "x_scale");
-    const std::int32_t x_zp = scalar_u8(2, "x_zero_point");
+    const float x_scale = detail::positive_scale(c, 1, "x_scale");
+    const std::int32_t x_zp = detail::u8_zero_point(c, 2, "x_zero_point");
     const auto w_scale = c.f32(4);
     c.check(w_scale.size() == 1 || w_scale.size() == n, "w_scale must be a scalar or one per output channel");
     const float* bias = nullptr;
@@ -89,8 +79,8 @@ struct static_linear {
     const std::uint8_t* a = x.template span<std::uint8_t>().data();
     if (requantize) {
       ep.requantize = true;
-      ep.out_scale = scalar_f32(6, "y_scale");
-      ep.out_zero_point = scalar_u8(7, "y_zero_point");
+      ep.out_scale = detail::positive_scale(c, 6, "y_scale");
+      ep.out_zero_point = detail::u8_zero_point(c, 7, "y_zero_point");
       auto y = c.out(0, dtype::u8, os).template mutable_span<std::uint8_t>();
       kernels::gemm(m, a, k, *w, y.data(), n, ep, c.execution());
     } else {

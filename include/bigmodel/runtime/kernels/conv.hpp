@@ -4,48 +4,9 @@
 #include <vector>
 
 #include "matmul.hpp"
+#include "window.hpp"
 
 namespace bigmodel::runtime::kernels {
-
-// Resolved 2-D window geometry shared by Conv and pooling.
-struct window2d {
-  std::int64_t kh = 1, kw = 1, sh = 1, sw = 1, dh = 1, dw = 1, pt = 0, pl = 0, pb = 0, pr = 0, oh = 0, ow = 0;
-};
-
-template <class Op>
-window2d resolve_window(const Op& op, std::int64_t h, std::int64_t w, std::int64_t kh, std::int64_t kw, bool ceil_mode,
-                        kernel_context& c) {
-  window2d g;
-  g.kh = kh, g.kw = kw;
-  if (!op.strides.empty()) g.sh = op.strides.at(0), g.sw = op.strides.at(1);
-  if constexpr (requires { op.dilations; })
-    if (!op.dilations.empty()) g.dh = op.dilations.at(0), g.dw = op.dilations.at(1);
-  if (op.auto_pad == "SAME_UPPER" || op.auto_pad == "SAME_LOWER") {
-    auto pad = [&](std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t d, std::int64_t& lo, std::int64_t& hi) {
-      const std::int64_t out = (in + s - 1) / s;
-      const std::int64_t total = std::max<std::int64_t>((out - 1) * s + d * (k - 1) + 1 - in, 0);
-      lo = op.auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
-      hi = total - lo;
-    };
-    pad(h, kh, g.sh, g.dh, g.pt, g.pb);
-    pad(w, kw, g.sw, g.dw, g.pl, g.pr);
-  } else if (op.auto_pad != "VALID" && !op.pads.empty()) {
-    c.check(op.pads.size() == 4, "only 2-D pads are supported");
-    g.pt = op.pads[0], g.pl = op.pads[1], g.pb = op.pads[2], g.pr = op.pads[3];
-  }
-  auto out = [&](std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t d, std::int64_t lo, std::int64_t hi) {
-    const std::int64_t span = in + lo + hi - d * (k - 1) - 1;
-    return (ceil_mode ? (span + s - 1) / s : span / s) + 1;
-  };
-  g.oh = out(h, kh, g.sh, g.dh, g.pt, g.pb);
-  g.ow = out(w, kw, g.sw, g.dw, g.pl, g.pr);
-  if (ceil_mode) {  // the last window must start inside the input or left padding
-    if ((g.oh - 1) * g.sh >= h + g.pt) --g.oh;
-    if ((g.ow - 1) * g.sw >= w + g.pl) --g.ow;
-  }
-  c.check(g.oh > 0 && g.ow > 0, "window larger than the padded input");
-  return g;
-}
 
 inline void run(const ops::conv& op, kernel_context& c) {
   const auto& tx = c.in(0);
