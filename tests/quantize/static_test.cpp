@@ -534,6 +534,12 @@ TEST_CASE("StaticConv: bad inputs are errors naming the node") {
   auto bad_group = g;
   bad_group.op_as<ops::static_conv>(conv)->group = 2;  // 3 output channels cannot make 2 groups
   CHECK_THROWS_WITH(run(bad_group, in), Catch::Contains("channels") && Catch::Contains("conv"));
+  // Hostile attributes from a file: a zero stride (would divide by zero), a 1-D stride list.
+  for (const ops::ints& strides : {ops::ints{0, 0}, ops::ints{1}}) {
+    auto bad_stride = g;
+    bad_stride.op_as<ops::static_conv>(conv)->strides = strides;
+    CHECK_THROWS_WITH(run(bad_stride, in), Catch::Contains("strides") && Catch::Contains("conv"));
+  }
   // The op's inputs replaced one at a time: a negative x_scale, f32 activations.
   auto with_input = [&](std::size_t i, value_id v) {
     auto h = g;

@@ -17,9 +17,15 @@ window2d resolve_window(const Op& op, std::int64_t h, std::int64_t w, std::int64
                         Context& c) {
   window2d g;
   g.kh = kh, g.kw = kw;
-  if (!op.strides.empty()) g.sh = op.strides.at(0), g.sw = op.strides.at(1);
-  if constexpr (requires { op.dilations; })
-    if (!op.dilations.empty()) g.dh = op.dilations.at(0), g.dw = op.dilations.at(1);
+  c.check(op.strides.empty() || op.strides.size() == 2, "strides must have 2 values (2-D)");
+  if (!op.strides.empty()) g.sh = op.strides[0], g.sw = op.strides[1];
+  if constexpr (requires { op.dilations; }) {
+    c.check(op.dilations.empty() || op.dilations.size() == 2, "dilations must have 2 values (2-D)");
+    if (!op.dilations.empty()) g.dh = op.dilations[0], g.dw = op.dilations[1];
+  }
+  // A file's zero or negative stride would divide by zero below, a zero kernel or dilation make no window.
+  c.check(g.sh >= 1 && g.sw >= 1 && g.dh >= 1 && g.dw >= 1 && kh >= 1 && kw >= 1,
+          "strides, dilations and kernel sizes must be positive");
   if (op.auto_pad == "SAME_UPPER" || op.auto_pad == "SAME_LOWER") {
     auto pad = [&](std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t d, std::int64_t& lo, std::int64_t& hi) {
       const std::int64_t out = (in + s - 1) / s;
