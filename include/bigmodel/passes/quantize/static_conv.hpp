@@ -64,7 +64,7 @@ std::size_t fuse_static_conv(basic_computation_graph<OpSet>& g) {
     op.group = cv->group;
     op.relu = relu ? 1 : 0;
     op.packed = std::make_shared<const std::vector<kernels::packed_weights>>(
-        ops::static_conv::pack(wq->template span<std::int8_t>().data(), m, wq->dim(1) * wq->dim(2) * wq->dim(3), cv->group));
+        ops::static_conv::pack(wq->template span<std::int8_t>().data(), m, wq->dim(1), wq->dim(2), wq->dim(3), cv->group));
     made.push_back(detail::replace_layer(g, tail, out, std::move(op), x, w, bias, g.at(layer).name + "_StaticConv"));
   }
   return detail::finish_fusion<ops::static_conv>(g, made);

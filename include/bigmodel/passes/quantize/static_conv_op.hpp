@@ -1,8 +1,10 @@
 #pragma once
 // ops::static_conv (com.bigmodel "StaticConv"): the fused static-int8 2-D Conv, run by the int8 GEMM
-// (kernels::gemm) like ops::static_linear: the u8 input is unfolded into rows (one per output pixel, the
-// window's C/group x kh x kw values, padding = the input zero point, i.e. the real value 0), multiplied by the
-// s8 weights of each group packed once, and the GEMM's epilogue dequantizes, adds the bias, applies ReLU and,
+// (kernels::gemm) like ops::static_linear: each image is transposed to channels-last, unfolded into rows (one
+// per output pixel: the window's kh x kw x C/group values, so that each window position copies its channels
+// as one run of bytes; padding = the input zero point, i.e. the real value 0), the rows of a batch of images
+// are multiplied by the s8 weights of each group (reordered to [kh, kw, C/group] and packed once) in one GEMM,
+// and the GEMM's epilogue dequantizes, adds the bias, applies ReLU and,
 // when the next layer reads the result quantized, requantizes. fuse_static_conv (static_conv.hpp) creates it
 // from the QDQ form quantize_static writes.
 //
@@ -12,8 +14,10 @@
 //     Y = v (f32), or Y = saturate(round(v / y_scale) + y_zp) (u8) when y_scale and y_zero_point are given.
 // Attributes as ONNX Conv: auto_pad, dilations, group, pads, strides (kernel_shape comes from W_q).
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -47,13 +51,23 @@ struct static_conv {
            a.strides == b.strides && a.relu == b.relu;
   }
 
-  // W_q ([M, C/group, kh, kw], s8, contiguous) packed per group.
-  [[nodiscard]] static std::vector<kernels::packed_weights> pack(const std::int8_t* w, std::int64_t m, std::int64_t per_group_k,
-                                                                 std::int64_t groups) {
+  // W_q ([M, C/group, kh, kw], s8, contiguous) packed per group, each output channel's weights reordered to
+  // [kh, kw, C/group]: the order of the unfolded rows.
+  [[nodiscard]] static std::vector<kernels::packed_weights> pack(const std::int8_t* w, std::int64_t m, std::int64_t cig,
+                                                                 std::int64_t kh, std::int64_t kw, std::int64_t groups) {
     std::vector<kernels::packed_weights> out;
-    const auto mg = static_cast<std::size_t>(m / groups), k = static_cast<std::size_t>(per_group_k);
-    for (std::int64_t gi = 0; gi < groups; ++gi)
-      out.push_back(kernels::pack_weights(w + static_cast<std::size_t>(gi) * mg * k, k, mg, k, kernels::weight_layout::n_by_k));
+    const std::int64_t mg = m / groups, k = cig * kh * kw;
+    std::vector<std::int8_t> reordered(static_cast<std::size_t>(mg * k));
+    for (std::int64_t gi = 0; gi < groups; ++gi) {
+      for (std::int64_t o = 0; o < mg; ++o) {
+        const std::int8_t* src = w + (gi * mg + o) * k;
+        std::int8_t* dst = reordered.data() + o * k;
+        for (std::int64_t ch = 0; ch < cig; ++ch)
+          for (std::int64_t t = 0; t < kh * kw; ++t) dst[t * cig + ch] = src[ch * kh * kw + t];
+      }
+      out.push_back(kernels::pack_weights(reordered.data(), static_cast<std::size_t>(k), static_cast<std::size_t>(mg),
+                                          static_cast<std::size_t>(k), kernels::weight_layout::n_by_k));
+    }
     return out;
   }
 
@@ -89,7 +103,7 @@ struct static_conv {
     const bool fits = w && w->size() == static_cast<std::size_t>(group) &&
                       (*w)[0].k() == static_cast<std::size_t>(kk) && (*w)[0].n() == static_cast<std::size_t>(cog);
     if (!fits)
-      w = std::make_shared<const std::vector<kernels::packed_weights>>(pack(wq.template span<std::int8_t>().data(), co, kk, group));
+      w = std::make_shared<const std::vector<kernels::packed_weights>>(pack(wq.template span<std::int8_t>().data(), co, cig, kh, kw, group));
 
     kernels::epilogue base = kernels::dequantize(x_scale, x_zp, nullptr, per_channel);
     if (relu) base.act = kernels::activation::relu;
@@ -105,48 +119,135 @@ struct static_conv {
     float* y32 = requantize ? nullptr : c.out(0, dtype::f32, os).template mutable_span<float>().data();
     if (n == 0 || pix == 0 || co == 0) return;
 
-    // Per-thread scratch, kept between runs: the unfolded input [pix, kk] and the GEMM's [pix, M / group] result.
-    thread_local std::vector<std::uint8_t> rows, out8;
+    // Images per GEMM call: as many as keep the unfolded rows of all groups within ~512 KiB (at least one image),
+    // so that small images make one large GEMM rather than many small ones.
+    const std::int64_t row_bytes = pix * kk;  // one image, one group
+    const std::int64_t chunk =
+        std::clamp<std::int64_t>((std::int64_t{1} << 19) / std::max<std::int64_t>(row_bytes * group, 1), 1, n);
+    // Per-thread scratch, kept between runs: one image channels-last [h, w, C], the unfolded rows
+    // [group][chunk x pix, kk] and the GEMM's result [chunk x pix, M/group].
+    thread_local std::vector<std::uint8_t> hwc, rows, out8;
     thread_local std::vector<float> out32;
-    rows.resize(static_cast<std::size_t>(pix * kk));
-    if (requantize) out8.resize(static_cast<std::size_t>(pix * cog));
-    else out32.resize(static_cast<std::size_t>(pix * cog));
+    hwc.resize(static_cast<std::size_t>(h * wd * ci));
+    rows.resize(static_cast<std::size_t>(chunk * row_bytes * group));
+    if (requantize) out8.resize(static_cast<std::size_t>(chunk * pix * cog));
+    else out32.resize(static_cast<std::size_t>(chunk * pix * cog));
     const std::uint8_t* xd = x.template span<std::uint8_t>().data();
-    for (std::int64_t b = 0; b < n; ++b) {
+    const unfold_geometry geo{win, h, wd, ci, cig, kk, x_zp};
+    const std::int64_t group_rows = chunk * row_bytes;
+    for (std::int64_t b0 = 0; b0 < n; b0 += chunk) {
+      const std::int64_t nb = std::min(chunk, n - b0);
+      for (std::int64_t bi = 0; bi < nb; ++bi) {
+        to_channels_last(xd + (b0 + bi) * ci * h * wd, ci, h * wd, hwc.data());
+        for (std::int64_t gi = 0; gi < group; ++gi)
+          unfold(hwc.data() + gi * cig, group == 1, geo, rows.data() + gi * group_rows + bi * row_bytes);
+      }
       for (std::int64_t gi = 0; gi < group; ++gi) {
-        // rows[p][(ch * kh + ky) * kw + kx]: the order of W_q's [C/group, kh, kw] within one output channel.
-        for (std::int64_t oy = 0; oy < win.oh; ++oy)
-          for (std::int64_t ox = 0; ox < win.ow; ++ox) {
-            std::uint8_t* dst = rows.data() + (oy * win.ow + ox) * kk;
-            for (std::int64_t ch = 0; ch < cig; ++ch) {
-              const std::uint8_t* src = xd + ((b * ci) + gi * cig + ch) * h * wd;
-              for (std::int64_t ky = 0; ky < kh; ++ky) {
-                const std::int64_t iy = oy * win.sh - win.pt + ky * win.dh;
-                for (std::int64_t kx = 0; kx < kw; ++kx) {
-                  const std::int64_t ix = ox * win.sw - win.pl + kx * win.dw;
-                  *dst++ = (iy >= 0 && iy < h && ix >= 0 && ix < wd) ? src[iy * wd + ix] : x_zp;
-                }
-              }
-            }
-          }
         kernels::epilogue ep = base;
         ep.w_scale = per_channel ? w_scale.data() + gi * cog : w_scale.data();
         ep.bias = bias ? bias + gi * cog : nullptr;
         const auto& pw = (*w)[static_cast<std::size_t>(gi)];
-        const auto m = static_cast<std::size_t>(pix), k = static_cast<std::size_t>(kk), ng = static_cast<std::size_t>(cog);
-        // [pix, M/group] -> the NCHW output's channels gi * M/group ... for this image.
+        const std::uint8_t* a = rows.data() + gi * group_rows;
+        const auto m = static_cast<std::size_t>(nb * pix), k = static_cast<std::size_t>(kk), ng = static_cast<std::size_t>(cog);
+        // [images x pix, M/group] -> the NCHW output's channels gi * M/group ... of each image.
         if (requantize) {
-          kernels::gemm(m, rows.data(), k, pw, out8.data(), ng, ep, c.execution());
-          std::uint8_t* dst = y8 + (b * co + gi * cog) * pix;
-          for (std::int64_t p = 0; p < pix; ++p)
-            for (std::int64_t o = 0; o < cog; ++o) dst[o * pix + p] = out8[static_cast<std::size_t>(p * cog + o)];
+          kernels::gemm(m, a, k, pw, out8.data(), ng, ep, c.execution());
+          scatter(out8.data(), y8, b0, nb, gi, co, cog, pix);
         } else {
-          kernels::gemm(m, rows.data(), k, pw, out32.data(), ng, ep, c.execution());
-          float* dst = y32 + (b * co + gi * cog) * pix;
-          for (std::int64_t p = 0; p < pix; ++p)
-            for (std::int64_t o = 0; o < cog; ++o) dst[o * pix + p] = out32[static_cast<std::size_t>(p * cog + o)];
+          kernels::gemm(m, a, k, pw, out32.data(), ng, ep, c.execution());
+          scatter(out32.data(), y32, b0, nb, gi, co, cog, pix);
         }
       }
+    }
+  }
+
+ private:
+  struct unfold_geometry {
+    runtime::kernels::window2d win;
+    std::int64_t h, w, c, cig, kk;
+    std::uint8_t pad;
+  };
+
+  // [C, pixels] -> [pixels, C].
+  static void to_channels_last(const std::uint8_t* src, std::int64_t c, std::int64_t pixels, std::uint8_t* dst) {
+    if (c == 1) {
+      std::copy_n(src, pixels, dst);
+      return;
+    }
+    for (std::int64_t ch = 0; ch < c; ++ch)
+      for (std::int64_t p = 0; p < pixels; ++p) dst[p * c + ch] = src[ch * pixels + p];
+  }
+
+  // n bytes (small, typically a few to a few hundred) without a library call per run.
+  static void copy_bytes(std::uint8_t* d, const std::uint8_t* s, std::int64_t n) {
+    if (n >= 16) {
+      std::int64_t i = 0;
+      for (; i + 16 <= n; i += 16) std::memcpy(d + i, s + i, 16);
+      if (i < n) std::memcpy(d + n - 16, s + n - 16, 16);  // overlapping tail: the same bytes again
+    } else if (n >= 8) {
+      std::memcpy(d, s, 8);
+      std::memcpy(d + n - 8, s + n - 8, 8);
+    } else if (n >= 4) {
+      std::memcpy(d, s, 4);
+      std::memcpy(d + n - 4, s + n - 4, 4);
+    } else {
+      for (std::int64_t i = 0; i < n; ++i) d[i] = s[i];
+    }
+  }
+
+  // One image (channels-last [h, w, C], src pointing at the group's first channel) unfolded into rows: for each
+  // output pixel p, rows[p][(ky * kw + kx) * cig + ch]; outside the input, the pad value (the input zero point).
+  // With one group and no horizontal dilation, a window row whose columns all lie inside the input is one run of
+  // kw x C bytes.
+  static void unfold(const std::uint8_t* src, bool whole_rows, const unfold_geometry& g, std::uint8_t* rows) {
+    const auto& v = g.win;
+    const std::int64_t line = g.w * g.c;  // bytes per input row
+    const bool runs = whole_rows && v.dw == 1;
+    for (std::int64_t oy = 0; oy < v.oh; ++oy)
+      for (std::int64_t ox = 0; ox < v.ow; ++ox) {
+        std::uint8_t* d = rows + (oy * v.ow + ox) * g.kk;
+        const std::int64_t ix0 = ox * v.sw - v.pl;
+        const bool inside = ix0 >= 0 && ix0 + (v.kw - 1) * v.dw < g.w;
+        for (std::int64_t ky = 0; ky < v.kh; ++ky) {
+          const std::int64_t iy = oy * v.sh - v.pt + ky * v.dh;
+          if (iy < 0 || iy >= g.h) {
+            std::fill_n(d, v.kw * g.cig, g.pad);
+            d += v.kw * g.cig;
+            continue;
+          }
+          const std::uint8_t* s = src + iy * line;
+          if (runs && inside) {
+            copy_bytes(d, s + ix0 * g.c, v.kw * g.c);
+            d += v.kw * g.c;
+            continue;
+          }
+          for (std::int64_t kx = 0; kx < v.kw; ++kx, d += g.cig) {
+            const std::int64_t ix = ix0 + kx * v.dw;
+            if (ix >= 0 && ix < g.w) copy_bytes(d, s + ix * g.c, g.cig);
+            else std::fill_n(d, g.cig, g.pad);
+          }
+        }
+      }
+  }
+
+  // The GEMM result [nb x pix, cog] of images b0 ... b0 + nb - 1 and group gi into the NCHW output [N, co, pix],
+  // eight pixels at a time (gathered, then stored as one run).
+  template <class T>
+  static void scatter(const T* r, T* y, std::int64_t b0, std::int64_t nb, std::int64_t gi, std::int64_t co,
+                      std::int64_t cog, std::int64_t pix) {
+    constexpr std::int64_t step = 8;
+    for (std::int64_t bi = 0; bi < nb; ++bi) {
+      const T* rb = r + bi * pix * cog;
+      T* dst = y + ((b0 + bi) * co + gi * cog) * pix;
+      std::int64_t p0 = 0;
+      for (; p0 + step <= pix; p0 += step)
+        for (std::int64_t o = 0; o < cog; ++o) {
+          T t[step];
+          for (std::int64_t j = 0; j < step; ++j) t[j] = rb[(p0 + j) * cog + o];
+          std::copy_n(t, step, dst + o * pix + p0);
+        }
+      for (; p0 < pix; ++p0)
+        for (std::int64_t o = 0; o < cog; ++o) dst[o * pix + p0] = rb[p0 * cog + o];
     }
   }
 };

@@ -1,6 +1,7 @@
 #pragma once
 // MaxPool, AveragePool (2-D, pads, strides, ceil_mode, count_include_pad), GlobalAveragePool.
 
+#include <algorithm>
 #include <limits>
 
 #include "conv.hpp"
@@ -16,12 +17,30 @@ void pool2d(const Op& op, kernel_context& c, Init init, Step step, Finish finish
   const std::int64_t n = tx.dim(0), ch = tx.dim(1), h = tx.dim(2), w = tx.dim(3);
   const auto win = resolve_window(op, h, w, op.kernel_shape[0], op.kernel_shape[1], op.ceil_mode != 0, c);
   auto y = c.out(0, dtype::f32, {n, ch, win.oh, win.ow}).template mutable_span<float>();
+  // Output rows / columns whose whole window lies inside the input: [y0, y1) x [x0, x1), no checks there.
+  auto interior = [](std::int64_t pad, std::int64_t s, std::int64_t k, std::int64_t d, std::int64_t in, std::int64_t out,
+                     std::int64_t& lo, std::int64_t& hi) {
+    lo = std::min((pad + s - 1) / s, out);
+    const std::int64_t last = in - 1 + pad - (k - 1) * d;  // o * s <= last
+    hi = std::max(lo, last < 0 ? std::int64_t{0} : std::min(out, last / s + 1));
+  };
+  std::int64_t y0 = 0, y1 = 0, x0 = 0, x1 = 0;
+  interior(win.pt, win.sh, win.kh, win.dh, h, win.oh, y0, y1);
+  interior(win.pl, win.sw, win.kw, win.dw, w, win.ow, x0, x1);
+  const std::int64_t full = win.kh * win.kw;
   for (std::int64_t p = 0; p < n * ch; ++p) {
     const float* src = x.data() + p * h * w;
     float* dst = y.data() + p * win.oh * win.ow;
     for (std::int64_t oy = 0; oy < win.oh; ++oy)
       for (std::int64_t ox = 0; ox < win.ow; ++ox) {
         auto acc = init();
+        if (oy >= y0 && oy < y1 && ox >= x0 && ox < x1) {
+          const float* s = src + (oy * win.sh - win.pt) * w + (ox * win.sw - win.pl);
+          for (std::int64_t ky = 0; ky < win.kh; ++ky)
+            for (std::int64_t kx = 0; kx < win.kw; ++kx) step(acc, s[ky * win.dh * w + kx * win.dw]);
+          dst[oy * win.ow + ox] = finish(acc, full, full);
+          continue;
+        }
         std::int64_t inside = 0, padded = 0;
         for (std::int64_t ky = 0; ky < win.kh; ++ky)
           for (std::int64_t kx = 0; kx < win.kw; ++kx) {
