@@ -428,6 +428,15 @@ TEST_CASE("StaticConv: the CNN's QDQ Conv layers run on the int8 GEMM, outputs m
   }
   CHECK(left == 0);
   CHECK(sc == convs);
+  // The MaxPool between the two layers runs on the first one's requantized u8 result (the QuantizeLinear after
+  // the pool moved into that layer's epilogue).
+  std::size_t u8_pools = 0;
+  for (auto node : fused.nodes())
+    if (fused.op_as<ops::max_pool>(node)) {
+      const node_id from = fused.producer(fused.inputs(node)[0]);
+      u8_pools += from.valid() && fused.op_as<ops::static_conv>(from) && fused.inputs(from).size() == 8 ? 1 : 0;
+    }
+  CHECK(u8_pools == 1);
   validate(fused);
   const auto y = run(fused, x);
   const double rel = rel_l2(y, qdq);
@@ -516,6 +525,65 @@ TEST_CASE("StaticConv: groups, pads, strides, dilations, auto_pad, bias, ReLU an
   }
 }
 
+TEST_CASE("StaticConv: a MaxPool between two layers runs on u8, the same values as pooling then quantizing") {
+  // input [2, 3, 10, 9] -> Conv A -> Relu -> MaxPool (3x3, stride 2, pad 1) -> Conv B -> logits. After fusing,
+  // Conv A requantizes and the pool reads u8: max commutes with the monotonic quantization.
+  basic_computation_graph<quant::quant_op_set> g;
+  const auto x = g.add_input("input", dtype::f32, {"batch", 3, 10, 9});
+  const auto wa = g.add_initializer("wa", test_random({5, 3, 3, 3}, 81, 0.4f));
+  const auto wb = g.add_initializer("wb", test_random({4, 5, 2, 2}, 82, 0.4f));
+  const auto h = g.add_value("h"), r = g.add_value("r"), p = g.add_value("pooled"), y = g.add_value("logits");
+  ops::conv a;
+  a.pads = {1, 1, 1, 1};
+  ops::max_pool mp;
+  mp.kernel_shape = {3, 3}, mp.strides = {2, 2}, mp.pads = {1, 1, 1, 1};
+  g.add_node(a, {x, wa}, {h}, "conv_a");
+  g.add_node(ops::relu{}, {h}, {r}, "relu_a");
+  g.add_node(mp, {r}, {p}, "pool");
+  g.add_node(ops::conv{}, {p, wb}, {y}, "conv_b");
+  g.mark_output(y);
+  std::vector<named_tensors> calib;
+  for (std::uint32_t i = 0; i < 4; ++i) calib.push_back({{"input", test_random({2, 3, 10, 9}, 90 + i, 2.0f)}});
+  (void)quant::quantize_static(g, calib);
+  // The QDQ graph: the pool's result is quantized by a QuantizeLinear that the next layer's DequantizeLinear reads.
+  value_id pooled_q;
+  for (auto n : g.nodes())
+    if (g.op_as<ops::quantize_linear>(n) && g.inputs(n)[0] == g.value_of("pooled")) pooled_q = g.outputs(n)[0];
+  REQUIRE(pooled_q.valid());
+  const std::string pooled_q_name = g.name_of(pooled_q);
+  auto fused = g;
+  REQUIRE(quant::fuse_static_conv(fused) == 2);
+  validate(fused);
+  const node_id pool = fused.producer(fused.value_of(pooled_q_name));
+  REQUIRE(pool.valid());
+  REQUIRE(fused.op_as<ops::max_pool>(pool));
+  const node_id conv_a = fused.producer(fused.inputs(pool)[0]);
+  REQUIRE(conv_a.valid());
+  CHECK(fused.op_as<ops::static_conv>(conv_a));
+  CHECK(fused.inputs(conv_a).size() == 8);  // requantizing epilogue
+  // The pool's u8 result against the QDQ graph's QuantizeLinear(MaxPool(f32)): the same integers up to the
+  // epilogue's rounding ties (one step, rarely).
+  auto g_out = g, f_out = fused;
+  g_out.mark_output(g_out.value_of(pooled_q_name));
+  f_out.mark_output(f_out.value_of(pooled_q_name));
+  const auto in = test_random({2, 3, 10, 9}, 99, 2.0f);
+  basic_session<quant::quant_op_set> s_ref(g_out), s_fused(f_out);
+  auto r_ref = s_ref.run({{"input", in}}), r_fused = s_fused.run({{"input", in}});
+  const auto want = r_ref[pooled_q_name], got = r_fused[pooled_q_name];
+  REQUIRE(got.type() == dtype::u8);
+  REQUIRE(got.shape() == want.shape());
+  std::size_t off = 0, varied = 0;
+  for (std::int64_t i = 0; i < got.numel(); ++i) {
+    const int a = got.span<std::uint8_t>()[static_cast<std::size_t>(i)], b = want.span<std::uint8_t>()[static_cast<std::size_t>(i)];
+    CHECK(std::abs(a - b) <= 1);
+    off += a != b ? 1 : 0;
+    varied += b != want.span<std::uint8_t>()[0] ? 1 : 0;
+  }
+  CHECK(off * 50 <= static_cast<std::size_t>(got.numel()));
+  CHECK(varied > static_cast<std::size_t>(got.numel()) / 4);  // not a constant tensor
+  CHECK(rel_l2(r_fused["logits"], r_ref["logits"]) < 5e-3);
+}
+
 TEST_CASE("StaticConv: bad inputs are errors naming the node") {
   basic_computation_graph<quant::quant_op_set> g;
   const auto x = g.add_input("input", dtype::f32, {1, 2, 5, 5});
@@ -540,6 +608,9 @@ TEST_CASE("StaticConv: bad inputs are errors naming the node") {
     bad_stride.op_as<ops::static_conv>(conv)->strides = strides;
     CHECK_THROWS_WITH(run(bad_stride, in), Catch::Contains("strides") && Catch::Contains("conv"));
   }
+  auto bad_pads = g;
+  bad_pads.op_as<ops::static_conv>(conv)->pads = {0, -1, 0, 0};
+  CHECK_THROWS_WITH(run(bad_pads, in), Catch::Contains("pads must not be negative") && Catch::Contains("conv"));
   // The op's inputs replaced one at a time: a negative x_scale, f32 activations.
   auto with_input = [&](std::size_t i, value_id v) {
     auto h = g;

@@ -314,6 +314,44 @@ TEST_CASE("pooling over every output against a direct loop (pads, strides, dilat
                      << " ceil " << pc.ceil << " kind " << kind);
       require_close(y, want, {n, ch, oh, ow}, 1e-5f);
     }
+    // MaxPool on the 8-bit types ONNX allows: the same windows over u8 and s8 copies of x, exact.
+    auto max_pool_8bit = [&]<class T>(T offset) {
+      std::vector<T> q(X.size());
+      for (std::size_t i = 0; i < q.size(); ++i) q[i] = static_cast<T>(std::lround(X[i] * 60.0f) + offset);
+      std::vector<T> want;
+      for (std::int64_t p = 0; p < n * ch; ++p)
+        for (std::int64_t i = 0; i < oh; ++i)
+          for (std::int64_t j = 0; j < ow; ++j) {
+            int mx = -1000;
+            for (std::int64_t a = 0; a < pc.k[0]; ++a)
+              for (std::int64_t b = 0; b < pc.k[1]; ++b) {
+                const std::int64_t yy = i * pc.s[0] - pc.pads[0] + a * pc.d[0], xx = j * pc.s[1] - pc.pads[1] + b * pc.d[1];
+                if (yy >= 0 && yy < h && xx >= 0 && xx < w) mx = std::max<int>(mx, q[static_cast<std::size_t>((p * h + yy) * w + xx)]);
+              }
+            want.push_back(static_cast<T>(mx));
+          }
+      ops::max_pool mp;
+      mp.kernel_shape = pc.k, mp.strides = pc.s, mp.dilations = pc.d, mp.pads = pc.pads, mp.ceil_mode = pc.ceil;
+      const auto y = run_op(mp, {dynamic_tensor::from<T>({n, ch, h, w}, q)})[0];
+      REQUIRE(y.shape() == shape_t{n, ch, oh, ow});
+      const auto got = y.template span<T>();
+      CHECK(std::vector<T>(got.begin(), got.end()) == want);
+    };
+    INFO("kernel " << pc.k[0] << "x" << pc.k[1] << " stride " << pc.s[0] << "," << pc.s[1] << " 8-bit");
+    max_pool_8bit(std::uint8_t{128});  // x in [-1, 1] -> [68, 188]
+    max_pool_8bit(std::int8_t{-20});   // -> [-80, 40]: padding must not win with an all-negative window
+  }
+  // A negative pad from a file (ONNX allows none) is an error, not a crop read past the unchecked interior loops.
+  for (const std::vector<std::int64_t>& pads : {std::vector<std::int64_t>{-1, 0, 0, 0}, std::vector<std::int64_t>{0, 0, 0, -2}}) {
+    ops::max_pool mp;
+    mp.kernel_shape = {2, 2}, mp.pads = pads;
+    CHECK_THROWS_WITH(run_op(mp, {x}), Catch::Contains("pads must not be negative"));
+    ops::average_pool ap;
+    ap.kernel_shape = {2, 2}, ap.pads = pads;
+    CHECK_THROWS_WITH(run_op(ap, {x}), Catch::Contains("pads must not be negative"));
+    ops::conv cv;
+    cv.pads = pads;
+    CHECK_THROWS_WITH(run_op(cv, {x, randn({2, ch, 2, 2}, 61)}), Catch::Contains("pads must not be negative"));
   }
 }
 

@@ -121,9 +121,43 @@ void requantize_epilogues(basic_computation_graph<OpSet>& g, const std::vector<n
   }
 }
 
-// The last step of a fusion pass: requantizing epilogues for the ops it made, the com.bigmodel import if any.
+// A fused op's result read only by a MaxPool whose result only a QuantizeLinear (u8, per tensor) reads: the
+// QuantizeLinear moves before the MaxPool, so the requantizing epilogue below takes it and the MaxPool runs on
+// u8. Exact: quantization is monotonic (round, then clamp), so the largest quantized value of a window is the
+// quantized largest value; padding never wins either way.
+template <class OpSet>
+void quantize_before_max_pool(basic_computation_graph<OpSet>& g, const std::vector<node_id>& made) {
+  for (const node_id s : made) {
+    const value_id y = g.outputs(s)[0];
+    const node_id mp = only_consumer(g, y);
+    if (!mp.valid() || !g.template op_as<ops::max_pool>(mp) || g.inputs(mp)[0] != y) continue;
+    const auto& mo = g.outputs(mp);
+    if (mo.size() > 1 && mo[1].valid() && (!g.uses(mo[1]).empty() || g.at(mo[1]).is_output)) continue;  // indices read
+    const value_id p = mo[0];
+    const node_id q = only_consumer(g, p);
+    if (!q.valid() || !g.template op_as<ops::quantize_linear>(q)) continue;
+    const auto qi = g.inputs(q);
+    if (qi.size() < 3 || qi[0] != p || !scalar_constant(g, qi[1], dtype::f32) || !scalar_constant(g, qi[2], dtype::u8)) continue;
+    const auto pool = *g.template op_as<ops::max_pool>(mp);
+    const auto quant = *g.template op_as<ops::quantize_linear>(q);
+    const std::string pool_name = g.at(mp).name, quant_name = g.at(q).name;
+    const value_id pq = g.outputs(q)[0];
+    const auto dropped = mo;  // the pool's outputs: its result, an unread indices output
+    g.erase_node(q);
+    g.erase_node(mp);
+    for (const value_id v : dropped)
+      if (v.valid()) g.erase_value(v);
+    const value_id yq = g.add_value(g.name_of(y) + "_quantized");
+    g.add_node(quant, {y, qi[1], qi[2]}, {yq}, quant_name);
+    g.add_node(pool, {yq}, {pq}, pool_name);
+  }
+}
+
+// The last step of a fusion pass: requantizing epilogues for the ops it made (a MaxPool after one runs on its
+// u8 result), the com.bigmodel import if any.
 template <class Op, class OpSet>
 std::size_t finish_fusion(basic_computation_graph<OpSet>& g, const std::vector<node_id>& made) {
+  quantize_before_max_pool(g, made);
   requantize_epilogues<Op>(g, made);
   if (!made.empty()) add_bigmodel_domain(g.opset_imports);
   return made.size();

@@ -1,5 +1,5 @@
 #pragma once
-// MaxPool, AveragePool (2-D, pads, strides, ceil_mode, count_include_pad), GlobalAveragePool.
+// MaxPool (f32, u8, s8), AveragePool (f32; 2-D, pads, strides, ceil_mode, count_include_pad), GlobalAveragePool.
 
 #include <algorithm>
 #include <limits>
@@ -8,15 +8,16 @@
 
 namespace bigmodel::runtime::kernels {
 
-template <class Op, class Init, class Step, class Finish>
+// Elements of type T (the input's and the output's; the caller checked the input's dtype).
+template <class T, class Op, class Init, class Step, class Finish>
 void pool2d(const Op& op, kernel_context& c, Init init, Step step, Finish finish) {
   const auto& tx = c.in(0);
   c.check(tx.rank() == 4, "only 2-D pooling is supported (input " + to_string(tx.shape()) + ")");
   c.check(op.kernel_shape.size() == 2, "pooling needs a 2-D kernel_shape");
-  const auto x = c.f32(0);
+  const auto x = tx.template span<T>();
   const std::int64_t n = tx.dim(0), ch = tx.dim(1), h = tx.dim(2), w = tx.dim(3);
   const auto win = resolve_window(op, h, w, op.kernel_shape[0], op.kernel_shape[1], op.ceil_mode != 0, c);
-  auto y = c.out(0, dtype::f32, {n, ch, win.oh, win.ow}).template mutable_span<float>();
+  auto y = c.out(0, tx.type(), {n, ch, win.oh, win.ow}).template mutable_span<T>();
   // Output rows / columns whose whole window lies inside the input: [y0, y1) x [x0, x1), no checks there.
   auto interior = [](std::int64_t pad, std::int64_t s, std::int64_t k, std::int64_t d, std::int64_t in, std::int64_t out,
                      std::int64_t& lo, std::int64_t& hi) {
@@ -29,13 +30,13 @@ void pool2d(const Op& op, kernel_context& c, Init init, Step step, Finish finish
   interior(win.pl, win.sw, win.kw, win.dw, w, win.ow, x0, x1);
   const std::int64_t full = win.kh * win.kw;
   for (std::int64_t p = 0; p < n * ch; ++p) {
-    const float* src = x.data() + p * h * w;
-    float* dst = y.data() + p * win.oh * win.ow;
+    const T* src = x.data() + p * h * w;
+    T* dst = y.data() + p * win.oh * win.ow;
     for (std::int64_t oy = 0; oy < win.oh; ++oy)
       for (std::int64_t ox = 0; ox < win.ow; ++ox) {
         auto acc = init();
         if (oy >= y0 && oy < y1 && ox >= x0 && ox < x1) {
-          const float* s = src + (oy * win.sh - win.pt) * w + (ox * win.sw - win.pl);
+          const T* s = src + (oy * win.sh - win.pt) * w + (ox * win.sw - win.pl);
           for (std::int64_t ky = 0; ky < win.kh; ++ky)
             for (std::int64_t kx = 0; kx < win.kw; ++kx) step(acc, s[ky * win.dh * w + kx * win.dw]);
           dst[oy * win.ow + ox] = finish(acc, full, full);
@@ -55,15 +56,29 @@ void pool2d(const Op& op, kernel_context& c, Init init, Step step, Finish finish
   }
 }
 
+template <class T>
+void max_pool2d(const ops::max_pool& op, kernel_context& c) {
+  // Padding never wins: the start value is the type's lowest (-inf for f32).
+  constexpr T lowest = std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
+  pool2d<T>(op, c, [] { return lowest; }, [](T& a, T v) { a = std::max(a, v); }, [](T a, std::int64_t, std::int64_t) { return a; });
+}
+
+// f32, and the 8-bit types ONNX allows (opset 12): the quantizer runs MaxPool on a requantized u8 activation,
+// since max commutes with the monotonic quantization.
 inline void run(const ops::max_pool& op, kernel_context& c) {
   c.check(c.output_count() == 1, "MaxPool indices output is not supported");
-  pool2d(op, c, [] { return -std::numeric_limits<float>::infinity(); }, [](float& a, float v) { a = std::max(a, v); },
-         [](float a, std::int64_t, std::int64_t) { return a; });
+  switch (c.in(0).type()) {
+    case dtype::f32: return max_pool2d<float>(op, c);
+    case dtype::u8: return max_pool2d<std::uint8_t>(op, c);
+    case dtype::s8: return max_pool2d<std::int8_t>(op, c);
+    default: c.fail("runtime.dtype_mismatch", "MaxPool input must be f32, u8 or s8, got " + std::string(name(c.in(0).type())));
+  }
 }
 
 inline void run(const ops::average_pool& op, kernel_context& c) {
   const bool include_pad = op.count_include_pad != 0;
-  pool2d(op, c, [] { return 0.0f; }, [](float& a, float v) { a += v; },
+  (void)c.f32(0);  // checks the input is f32
+  pool2d<float>(op, c, [] { return 0.0f; }, [](float& a, float v) { a += v; },
          [=](float a, std::int64_t inside, std::int64_t padded) {
            return a / static_cast<float>(std::max<std::int64_t>(include_pad ? padded : inside, 1));
          });

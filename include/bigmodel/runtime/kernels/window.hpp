@@ -38,6 +38,9 @@ window2d resolve_window(const Op& op, std::int64_t h, std::int64_t w, std::int64
   } else if (op.auto_pad != "VALID" && !op.pads.empty()) {
     c.check(op.pads.size() == 4, "only 2-D pads are supported");
     g.pt = op.pads[0], g.pl = op.pads[1], g.pb = op.pads[2], g.pr = op.pads[3];
+    // ONNX allows only non-negative pads; a negative one (a crop) would move windows outside the ranges the
+    // kernels' unchecked interior loops assume.
+    c.check(g.pt >= 0 && g.pl >= 0 && g.pb >= 0 && g.pr >= 0, "pads must not be negative");
   }
   auto out = [&](std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t d, std::int64_t lo, std::int64_t hi) {
     const std::int64_t span = in + lo + hi - d * (k - 1) - 1;
