@@ -260,87 +260,94 @@ TEST_CASE("Conv 2-D: groups, pads, strides, dilations", "[runtime][ops]") {
 }
 
 TEST_CASE("pooling over every output against a direct loop (pads, strides, dilations, ceil_mode)", "[runtime][ops]") {
-  const std::int64_t n = 2, ch = 3, h = 7, w = 9;
-  const auto x = randn({n, ch, h, w}, 60);
-  const auto X = x.span<float>();
-  struct pool_case {
-    std::vector<std::int64_t> k, s, d, pads;
-    std::int64_t ceil;
-  };
-  const pool_case cases[] = {{{3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, 0},
-                             {{2, 3}, {2, 1}, {1, 1}, {0, 1, 1, 0}, 0},
-                             {{3, 3}, {2, 2}, {2, 2}, {1, 1, 1, 1}, 1},
-                             {{1, 1}, {3, 2}, {1, 1}, {0, 0, 0, 0}, 1},
-                             {{2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}, 0}};
-  for (const auto& pc : cases) {
-    // Output size from the ONNX formula, with ceil_mode's rule that the last window starts inside.
-    auto out_size = [&](std::int64_t in, std::size_t a) {
-      const std::int64_t span = in + pc.pads[a] + pc.pads[a + 2] - pc.d[a] * (pc.k[a] - 1) - 1;
-      std::int64_t o = (pc.ceil ? (span + pc.s[a] - 1) / pc.s[a] : span / pc.s[a]) + 1;
-      if (pc.ceil && (o - 1) * pc.s[a] >= in + pc.pads[a]) --o;
-      return o;
+  // 7 x 9 planes, and 8 x 6 ones that 2x2 / stride 2 windows tile exactly (MaxPool's fast path).
+  for (const auto& hw : {std::pair<std::int64_t, std::int64_t>{7, 9}, std::pair<std::int64_t, std::int64_t>{8, 6}}) {
+    const std::int64_t n = 2, ch = 3, h = hw.first, w = hw.second;
+    INFO("plane " << h << "x" << w);
+    const auto x = randn({n, ch, h, w}, 60);
+    const auto X = x.span<float>();
+    struct pool_case {
+      std::vector<std::int64_t> k, s, d, pads;
+      std::int64_t ceil;
     };
-    const std::int64_t oh = out_size(h, 0), ow = out_size(w, 1);
-    for (int kind = 0; kind < 3; ++kind) {  // max, average without and with the pads counted
-      std::vector<float> want;
-      for (std::int64_t p = 0; p < n * ch; ++p)
-        for (std::int64_t i = 0; i < oh; ++i)
-          for (std::int64_t j = 0; j < ow; ++j) {
-            float mx = -INFINITY, sum = 0;
-            int real = 0, counted = 0;
-            for (std::int64_t a = 0; a < pc.k[0]; ++a)
-              for (std::int64_t b = 0; b < pc.k[1]; ++b) {
-                const std::int64_t yy = i * pc.s[0] - pc.pads[0] + a * pc.d[0], xx = j * pc.s[1] - pc.pads[1] + b * pc.d[1];
-                const bool in_pads = yy >= -pc.pads[0] && yy < h + pc.pads[2] && xx >= -pc.pads[1] && xx < w + pc.pads[3];
-                if (in_pads) ++counted;
-                if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
-                const float v = X[static_cast<std::size_t>((p * h + yy) * w + xx)];
-                mx = std::max(mx, v), sum += v, ++real;
-              }
-            want.push_back(kind == 0 ? mx : sum / static_cast<float>(kind == 1 ? real : counted));
-          }
-      dynamic_tensor y;
-      if (kind == 0) {
+    const pool_case cases[] = {{{3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, 0},
+                               {{2, 3}, {2, 1}, {1, 1}, {0, 1, 1, 0}, 0},
+                               {{3, 3}, {2, 2}, {2, 2}, {1, 1, 1, 1}, 1},
+                               {{1, 1}, {3, 2}, {1, 1}, {0, 0, 0, 0}, 1},
+                               {{2, 2}, {2, 2}, {1, 1}, {0, 0, 0, 0}, 0},
+                               {{2, 2}, {1, 1}, {1, 1}, {1, 0, 0, 1}, 0}};
+    for (const auto& pc : cases) {
+      // Output size from the ONNX formula, with ceil_mode's rule that the last window starts inside.
+      auto out_size = [&](std::int64_t in, std::size_t a) {
+        const std::int64_t span = in + pc.pads[a] + pc.pads[a + 2] - pc.d[a] * (pc.k[a] - 1) - 1;
+        std::int64_t o = (pc.ceil ? (span + pc.s[a] - 1) / pc.s[a] : span / pc.s[a]) + 1;
+        if (pc.ceil && (o - 1) * pc.s[a] >= in + pc.pads[a]) --o;
+        return o;
+      };
+      const std::int64_t oh = out_size(h, 0), ow = out_size(w, 1);
+      for (int kind = 0; kind < 3; ++kind) {  // max, average without and with the pads counted
+        std::vector<float> want;
+        for (std::int64_t p = 0; p < n * ch; ++p)
+          for (std::int64_t i = 0; i < oh; ++i)
+            for (std::int64_t j = 0; j < ow; ++j) {
+              float mx = -INFINITY, sum = 0;
+              int real = 0, counted = 0;
+              for (std::int64_t a = 0; a < pc.k[0]; ++a)
+                for (std::int64_t b = 0; b < pc.k[1]; ++b) {
+                  const std::int64_t yy = i * pc.s[0] - pc.pads[0] + a * pc.d[0], xx = j * pc.s[1] - pc.pads[1] + b * pc.d[1];
+                  const bool in_pads = yy >= -pc.pads[0] && yy < h + pc.pads[2] && xx >= -pc.pads[1] && xx < w + pc.pads[3];
+                  if (in_pads) ++counted;
+                  if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+                  const float v = X[static_cast<std::size_t>((p * h + yy) * w + xx)];
+                  mx = std::max(mx, v), sum += v, ++real;
+                }
+              want.push_back(kind == 0 ? mx : sum / static_cast<float>(kind == 1 ? real : counted));
+            }
+        dynamic_tensor y;
+        if (kind == 0) {
+          ops::max_pool mp;
+          mp.kernel_shape = pc.k, mp.strides = pc.s, mp.dilations = pc.d, mp.pads = pc.pads, mp.ceil_mode = pc.ceil;
+          y = run_op(mp, {x})[0];
+        } else {
+          ops::average_pool ap;
+          ap.kernel_shape = pc.k, ap.strides = pc.s, ap.dilations = pc.d, ap.pads = pc.pads, ap.ceil_mode = pc.ceil;
+          ap.count_include_pad = kind == 2 ? 1 : 0;
+          y = run_op(ap, {x})[0];
+        }
+        INFO("kernel " << pc.k[0] << "x" << pc.k[1] << " stride " << pc.s[0] << "," << pc.s[1] << " dilation " << pc.d[0]
+                       << " ceil " << pc.ceil << " kind " << kind);
+        require_close(y, want, {n, ch, oh, ow}, 1e-5f);
+      }
+      // MaxPool on the 8-bit types ONNX allows: the same windows over u8 and s8 copies of x, exact.
+      auto max_pool_8bit = [&]<class T>(T offset) {
+        std::vector<T> q(X.size());
+        for (std::size_t i = 0; i < q.size(); ++i) q[i] = static_cast<T>(std::lround(X[i] * 60.0f) + offset);
+        std::vector<T> want;
+        for (std::int64_t p = 0; p < n * ch; ++p)
+          for (std::int64_t i = 0; i < oh; ++i)
+            for (std::int64_t j = 0; j < ow; ++j) {
+              int mx = -1000;
+              for (std::int64_t a = 0; a < pc.k[0]; ++a)
+                for (std::int64_t b = 0; b < pc.k[1]; ++b) {
+                  const std::int64_t yy = i * pc.s[0] - pc.pads[0] + a * pc.d[0], xx = j * pc.s[1] - pc.pads[1] + b * pc.d[1];
+                  if (yy >= 0 && yy < h && xx >= 0 && xx < w) mx = std::max<int>(mx, q[static_cast<std::size_t>((p * h + yy) * w + xx)]);
+                }
+              want.push_back(static_cast<T>(mx));
+            }
         ops::max_pool mp;
         mp.kernel_shape = pc.k, mp.strides = pc.s, mp.dilations = pc.d, mp.pads = pc.pads, mp.ceil_mode = pc.ceil;
-        y = run_op(mp, {x})[0];
-      } else {
-        ops::average_pool ap;
-        ap.kernel_shape = pc.k, ap.strides = pc.s, ap.dilations = pc.d, ap.pads = pc.pads, ap.ceil_mode = pc.ceil;
-        ap.count_include_pad = kind == 2 ? 1 : 0;
-        y = run_op(ap, {x})[0];
-      }
-      INFO("kernel " << pc.k[0] << "x" << pc.k[1] << " stride " << pc.s[0] << "," << pc.s[1] << " dilation " << pc.d[0]
-                     << " ceil " << pc.ceil << " kind " << kind);
-      require_close(y, want, {n, ch, oh, ow}, 1e-5f);
+        const auto y = run_op(mp, {dynamic_tensor::from<T>({n, ch, h, w}, q)})[0];
+        REQUIRE(y.shape() == shape_t{n, ch, oh, ow});
+        const auto got = y.template span<T>();
+        CHECK(std::vector<T>(got.begin(), got.end()) == want);
+      };
+      INFO("kernel " << pc.k[0] << "x" << pc.k[1] << " stride " << pc.s[0] << "," << pc.s[1] << " 8-bit");
+      max_pool_8bit(std::uint8_t{128});  // x in [-1, 1] -> [68, 188]
+      max_pool_8bit(std::int8_t{-20});   // -> [-80, 40]: padding must not win with an all-negative window
     }
-    // MaxPool on the 8-bit types ONNX allows: the same windows over u8 and s8 copies of x, exact.
-    auto max_pool_8bit = [&]<class T>(T offset) {
-      std::vector<T> q(X.size());
-      for (std::size_t i = 0; i < q.size(); ++i) q[i] = static_cast<T>(std::lround(X[i] * 60.0f) + offset);
-      std::vector<T> want;
-      for (std::int64_t p = 0; p < n * ch; ++p)
-        for (std::int64_t i = 0; i < oh; ++i)
-          for (std::int64_t j = 0; j < ow; ++j) {
-            int mx = -1000;
-            for (std::int64_t a = 0; a < pc.k[0]; ++a)
-              for (std::int64_t b = 0; b < pc.k[1]; ++b) {
-                const std::int64_t yy = i * pc.s[0] - pc.pads[0] + a * pc.d[0], xx = j * pc.s[1] - pc.pads[1] + b * pc.d[1];
-                if (yy >= 0 && yy < h && xx >= 0 && xx < w) mx = std::max<int>(mx, q[static_cast<std::size_t>((p * h + yy) * w + xx)]);
-              }
-            want.push_back(static_cast<T>(mx));
-          }
-      ops::max_pool mp;
-      mp.kernel_shape = pc.k, mp.strides = pc.s, mp.dilations = pc.d, mp.pads = pc.pads, mp.ceil_mode = pc.ceil;
-      const auto y = run_op(mp, {dynamic_tensor::from<T>({n, ch, h, w}, q)})[0];
-      REQUIRE(y.shape() == shape_t{n, ch, oh, ow});
-      const auto got = y.template span<T>();
-      CHECK(std::vector<T>(got.begin(), got.end()) == want);
-    };
-    INFO("kernel " << pc.k[0] << "x" << pc.k[1] << " stride " << pc.s[0] << "," << pc.s[1] << " 8-bit");
-    max_pool_8bit(std::uint8_t{128});  // x in [-1, 1] -> [68, 188]
-    max_pool_8bit(std::int8_t{-20});   // -> [-80, 40]: padding must not win with an all-negative window
   }
+  const std::int64_t n = 2, ch = 3, h = 7, w = 9;
+  const auto x = randn({n, ch, h, w}, 60);
   // A negative pad from a file (ONNX allows none) is an error, not a crop read past the unchecked interior loops.
   for (const std::vector<std::int64_t>& pads : {std::vector<std::int64_t>{-1, 0, 0, 0}, std::vector<std::int64_t>{0, 0, 0, -2}}) {
     ops::max_pool mp;

@@ -85,7 +85,9 @@ inline void check_dims(const dim& a, const dim& b, const std::string& what, cons
 inline std::int64_t pool_out(std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t pb, std::int64_t pe,
                              std::int64_t d, bool ceil_mode) {
   const std::int64_t span = in + pb + pe - d * (k - 1) - 1;
-  return (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+  const std::int64_t o = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+  // ceil_mode: a last window that would start in the end padding is dropped (ONNX, and the runtime's rule).
+  return ceil_mode && o > 0 && (o - 1) * s >= in + pb ? o - 1 : o;
 }
 
 // Conv / pooling spatial output dims.

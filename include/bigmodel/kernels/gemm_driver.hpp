@@ -18,6 +18,10 @@
 #include <new>
 #include <thread>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "aligned_buffer.hpp"
 #include "gemm_args.hpp"
 #include "gemm_config.hpp"
@@ -71,7 +75,8 @@ inline aligned_buffer& a_scratch() noexcept {
 // A is always repacked, once per call: rows grouped by register tile and interleaved 4 bytes at a time
 // ([k_groups][rows][4] per tile), so a tile reads one contiguous stream instead of `rows` streams lda apart
 // (which alias in L1 when lda is a multiple of 4 KiB). s8 becomes u8 + 128 on the way; K is zero-padded.
-// pack8 (optional) packs whole 64-byte steps of 8-row tiles with SIMD; the scalar loop does the rest.
+// pack8 (optional) packs whole 64-byte steps of 8-row tiles with SIMD, SSE2 16-byte steps of 4-row tiles; the
+// scalar loop does the rest.
 inline void pack_a(const std::uint8_t* src, std::size_t lda, std::size_t m, std::size_t k, std::size_t kp,
                    std::size_t rows_per_tile, bool flip_sign, std::uint8_t* dst, pack_a_rows8_fn pack8 = nullptr) noexcept {
   const std::uint32_t flip4 = flip_sign ? 0x80808080u : 0u;  // s8 -> u8 + 128 is a flip of the top bit
@@ -85,6 +90,25 @@ inline void pack_a(const std::uint8_t* src, std::size_t lda, std::size_t m, std:
       pack8(src + r0 * lda, lda, chunks, flip_sign, dst + r0 * kp);
       g0 = chunks * groups_per_chunk;
     }
+#if defined(__SSE2__)
+    if (rows == 4) {  // the AVX2 tile: four rows' 16-byte runs transposed as a 4 x 4 matrix of 4-byte groups
+      const __m128i flip = _mm_set1_epi32(static_cast<int>(flip4));
+      const std::uint8_t* s = src + r0 * lda;
+      std::uint8_t* d = dst + r0 * kp;
+      for (; g0 + 4 <= full; g0 += 4) {
+        const auto load = [&](std::size_t i) {
+          return _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i * lda + g0 * k_group)), flip);
+        };
+        const __m128i x0 = load(0), x1 = load(1), x2 = load(2), x3 = load(3);
+        const __m128i lo01 = _mm_unpacklo_epi32(x0, x1), lo23 = _mm_unpacklo_epi32(x2, x3);  // groups 0, 1
+        const __m128i hi01 = _mm_unpackhi_epi32(x0, x1), hi23 = _mm_unpackhi_epi32(x2, x3);  // groups 2, 3
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + (g0 + 0) * step), _mm_unpacklo_epi64(lo01, lo23));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + (g0 + 1) * step), _mm_unpackhi_epi64(lo01, lo23));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + (g0 + 2) * step), _mm_unpacklo_epi64(hi01, hi23));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + (g0 + 3) * step), _mm_unpackhi_epi64(hi01, hi23));
+      }
+    }
+#endif
     for (std::size_t i = 0; i < rows; ++i) {
       const std::uint8_t* s = src + (r0 + i) * lda;
       std::uint8_t* d = dst + r0 * kp + i * k_group;

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <vector>
 
 #include "conv.hpp"
 
@@ -56,11 +57,89 @@ void pool2d(const Op& op, kernel_context& c, Init init, Step step, Finish finish
   }
 }
 
+// In-bounds kernel taps [lo, hi) of a window starting at `start` (negative: in the padding) along an axis of
+// `in` elements.
+inline void pool_taps(std::int64_t start, std::int64_t k, std::int64_t d, std::int64_t in, std::int64_t& lo, std::int64_t& hi) {
+  lo = start >= 0 ? 0 : std::min(k, (-start + d - 1) / d);
+  hi = start > in - 1 ? lo : std::max(lo, std::min(k, (in - 1 - start) / d + 1));
+}
+
+// Per output, the max over the window's in-bounds taps (padding never wins, so it is not visited): the tap
+// ranges of every output row and column are computed once, so the loops carry no bounds checks; a 2x2 window
+// with unit dilation (CNNs' usual 2x2 / stride 2) runs a branch-free loop over the outputs whose window lies
+// inside the input.
+// NaNs are skipped, as std::max(acc, v) from the type's lowest value (-inf for f32) skips them.
 template <class T>
 void max_pool2d(const ops::max_pool& op, kernel_context& c) {
-  // Padding never wins: the start value is the type's lowest (-inf for f32).
+  const auto& tx = c.in(0);
+  c.check(tx.rank() == 4, "only 2-D pooling is supported (input " + to_string(tx.shape()) + ")");
+  c.check(op.kernel_shape.size() == 2, "pooling needs a 2-D kernel_shape");
+  const auto x = tx.template span<T>();
+  const std::int64_t n = tx.dim(0), ch = tx.dim(1), h = tx.dim(2), w = tx.dim(3);
+  const auto win = resolve_window(op, h, w, op.kernel_shape[0], op.kernel_shape[1], op.ceil_mode != 0, c);
+  auto y = c.out(0, tx.type(), {n, ch, win.oh, win.ow}).template mutable_span<T>();
   constexpr T lowest = std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
-  pool2d<T>(op, c, [] { return lowest; }, [](T& a, T v) { a = std::max(a, v); }, [](T a, std::int64_t, std::int64_t) { return a; });
+  // [lo, hi) taps of every output row, then of every output column.
+  std::vector<std::int64_t> t(static_cast<std::size_t>(2 * (win.oh + win.ow)));
+  std::int64_t* const ty = t.data();
+  std::int64_t* const tc = ty + 2 * win.oh;
+  for (std::int64_t o = 0; o < win.oh; ++o) pool_taps(o * win.sh - win.pt, win.kh, win.dh, h, ty[2 * o], ty[2 * o + 1]);
+  for (std::int64_t o = 0; o < win.ow; ++o) pool_taps(o * win.sw - win.pl, win.kw, win.dw, w, tc[2 * o], tc[2 * o + 1]);
+  // Output columns whose window lies inside the input: a contiguous range [x0, x1).
+  std::int64_t x0 = 0;
+  while (x0 < win.ow && !(tc[2 * x0] == 0 && tc[2 * x0 + 1] == win.kw)) ++x0;
+  std::int64_t x1 = x0;
+  while (x1 < win.ow && tc[2 * x1] == 0 && tc[2 * x1 + 1] == win.kw) ++x1;
+  const bool two_by_two = win.kh == 2 && win.kw == 2 && win.dh == 1 && win.dw == 1;
+  if (two_by_two && win.sh == 2 && win.sw == 2 && win.pt == 0 && win.pl == 0 && h == 2 * win.oh && w == 2 * win.ow) {
+    // Non-overlapping 2x2 windows tiling every plane exactly: all planes' rows are one run of row pairs.
+    const std::int64_t ow = win.ow;
+    for (std::int64_t r = 0; r < n * ch * win.oh; ++r) {
+      const T* a = x.data() + 2 * r * w;
+      const T* b = a + w;
+      T* o = y.data() + r * ow;
+      for (std::int64_t i = 0; i < ow; ++i)
+        o[i] = std::max(std::max(std::max(std::max(lowest, a[2 * i]), a[2 * i + 1]), b[2 * i]), b[2 * i + 1]);
+    }
+    return;
+  }
+  for (std::int64_t p = 0; p < n * ch; ++p) {
+    const T* src = x.data() + p * h * w;
+    T* dst = y.data() + p * win.oh * win.ow;
+    for (std::int64_t oy = 0; oy < win.oh; ++oy) {
+      const std::int64_t ky0 = ty[2 * oy], ky1 = ty[2 * oy + 1];
+      const std::int64_t row = (oy * win.sh - win.pt) * w;  // the window's first row (ky = 0; may be padding)
+      T* out = dst + oy * win.ow;
+      auto any = [&](std::int64_t ox) {
+        const std::int64_t at = row + ox * win.sw - win.pl;  // + ky * dh * w + kx * dw >= 0 for in-bounds taps
+        const std::int64_t kx0 = tc[2 * ox], kx1 = tc[2 * ox + 1];
+        T acc = lowest;
+        for (std::int64_t ky = ky0; ky < ky1; ++ky)
+          for (std::int64_t kx = kx0; kx < kx1; ++kx) acc = std::max(acc, src[at + ky * win.dh * w + kx * win.dw]);
+        out[ox] = acc;
+      };
+      if (!two_by_two || ky0 != 0 || ky1 != 2 || x0 == x1) {
+        for (std::int64_t ox = 0; ox < win.ow; ++ox) any(ox);
+        continue;
+      }
+      for (std::int64_t ox = 0; ox < x0; ++ox) any(ox);
+      // Both window rows inside: the pairwise max of the two rows, then of adjacent columns (stride 2 spelled
+      // out so the compiler vectorizes it).
+      const T* a = src + row + x0 * win.sw - win.pl;
+      const T* b = a + w;
+      T* o = out + x0;
+      const std::int64_t m = x1 - x0;
+      if (win.sw == 2)
+        for (std::int64_t i = 0; i < m; ++i)
+          o[i] = std::max(std::max(std::max(std::max(lowest, a[2 * i]), a[2 * i + 1]), b[2 * i]), b[2 * i + 1]);
+      else
+        for (std::int64_t i = 0; i < m; ++i) {
+          const std::int64_t j = i * win.sw;
+          o[i] = std::max(std::max(std::max(std::max(lowest, a[j]), a[j + 1]), b[j]), b[j + 1]);
+        }
+      for (std::int64_t ox = x1; ox < win.ow; ++ox) any(ox);
+    }
+  }
 }
 
 // f32, and the 8-bit types ONNX allows (opset 12): the quantizer runs MaxPool on a requantized u8 activation,
