@@ -3,22 +3,40 @@
 
 #include <algorithm>
 #include <limits>
+#include <span>
 #include <vector>
 
 #include "conv.hpp"
 
 namespace bigmodel::runtime::kernels {
 
-// Elements of type T (the input's and the output's; the caller checked the input's dtype).
-template <class T, class Op, class Init, class Step, class Finish>
-void pool2d(const Op& op, kernel_context& c, Init init, Step step, Finish finish) {
+// The input [N, C, H, W] and the output [N, C, oh, ow] of a 2-D pooling op, elements of type T (the input's
+// and the output's; the caller checked the input's dtype).
+template <class T>
+struct pool_io {
+  std::span<const T> x;
+  std::span<T> y;
+  window2d win;
+  std::int64_t planes, h, w;  // planes = N x C
+};
+template <class T, class Op>
+pool_io<T> pool_setup(const Op& op, kernel_context& c) {
   const auto& tx = c.in(0);
   c.check(tx.rank() == 4, "only 2-D pooling is supported (input " + to_string(tx.shape()) + ")");
   c.check(op.kernel_shape.size() == 2, "pooling needs a 2-D kernel_shape");
-  const auto x = tx.template span<T>();
-  const std::int64_t n = tx.dim(0), ch = tx.dim(1), h = tx.dim(2), w = tx.dim(3);
+  const std::int64_t h = tx.dim(2), w = tx.dim(3);
   const auto win = resolve_window(op, h, w, op.kernel_shape[0], op.kernel_shape[1], op.ceil_mode != 0, c);
-  auto y = c.out(0, tx.type(), {n, ch, win.oh, win.ow}).template mutable_span<T>();
+  const auto y = c.out(0, tx.type(), {tx.dim(0), tx.dim(1), win.oh, win.ow}).template mutable_span<T>();
+  return {tx.template span<T>(), y, win, tx.dim(0) * tx.dim(1), h, w};
+}
+
+template <class T, class Op, class Init, class Step, class Finish>
+void pool2d(const Op& op, kernel_context& c, Init init, Step step, Finish finish) {
+  const auto io = pool_setup<T>(op, c);
+  const auto x = io.x;
+  const auto y = io.y;
+  const auto& win = io.win;
+  const std::int64_t planes = io.planes, h = io.h, w = io.w;
   // Output rows / columns whose whole window lies inside the input: [y0, y1) x [x0, x1), no checks there.
   auto interior = [](std::int64_t pad, std::int64_t s, std::int64_t k, std::int64_t d, std::int64_t in, std::int64_t out,
                      std::int64_t& lo, std::int64_t& hi) {
@@ -30,7 +48,7 @@ void pool2d(const Op& op, kernel_context& c, Init init, Step step, Finish finish
   interior(win.pt, win.sh, win.kh, win.dh, h, win.oh, y0, y1);
   interior(win.pl, win.sw, win.kw, win.dw, w, win.ow, x0, x1);
   const std::int64_t full = win.kh * win.kw;
-  for (std::int64_t p = 0; p < n * ch; ++p) {
+  for (std::int64_t p = 0; p < planes; ++p) {
     const T* src = x.data() + p * h * w;
     T* dst = y.data() + p * win.oh * win.ow;
     for (std::int64_t oy = 0; oy < win.oh; ++oy)
@@ -71,13 +89,11 @@ inline void pool_taps(std::int64_t start, std::int64_t k, std::int64_t d, std::i
 // NaNs are skipped, as std::max(acc, v) from the type's lowest value (-inf for f32) skips them.
 template <class T>
 void max_pool2d(const ops::max_pool& op, kernel_context& c) {
-  const auto& tx = c.in(0);
-  c.check(tx.rank() == 4, "only 2-D pooling is supported (input " + to_string(tx.shape()) + ")");
-  c.check(op.kernel_shape.size() == 2, "pooling needs a 2-D kernel_shape");
-  const auto x = tx.template span<T>();
-  const std::int64_t n = tx.dim(0), ch = tx.dim(1), h = tx.dim(2), w = tx.dim(3);
-  const auto win = resolve_window(op, h, w, op.kernel_shape[0], op.kernel_shape[1], op.ceil_mode != 0, c);
-  auto y = c.out(0, tx.type(), {n, ch, win.oh, win.ow}).template mutable_span<T>();
+  const auto io = pool_setup<T>(op, c);
+  const auto x = io.x;
+  const auto y = io.y;
+  const auto& win = io.win;
+  const std::int64_t planes = io.planes, h = io.h, w = io.w;
   constexpr T lowest = std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity() : std::numeric_limits<T>::lowest();
   // [lo, hi) taps of every output row, then of every output column.
   std::vector<std::int64_t> t(static_cast<std::size_t>(2 * (win.oh + win.ow)));
@@ -94,7 +110,7 @@ void max_pool2d(const ops::max_pool& op, kernel_context& c) {
   if (two_by_two && win.sh == 2 && win.sw == 2 && win.pt == 0 && win.pl == 0 && h == 2 * win.oh && w == 2 * win.ow) {
     // Non-overlapping 2x2 windows tiling every plane exactly: all planes' rows are one run of row pairs.
     const std::int64_t ow = win.ow;
-    for (std::int64_t r = 0; r < n * ch * win.oh; ++r) {
+    for (std::int64_t r = 0; r < planes * win.oh; ++r) {
       const T* a = x.data() + 2 * r * w;
       const T* b = a + w;
       T* o = y.data() + r * ow;
@@ -103,7 +119,7 @@ void max_pool2d(const ops::max_pool& op, kernel_context& c) {
     }
     return;
   }
-  for (std::int64_t p = 0; p < n * ch; ++p) {
+  for (std::int64_t p = 0; p < planes; ++p) {
     const T* src = x.data() + p * h * w;
     T* dst = y.data() + p * win.oh * win.ow;
     for (std::int64_t oy = 0; oy < win.oh; ++oy) {
