@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "../../graph/shape_inference.hpp"
+
 namespace bigmodel::runtime::kernels {
 
 // Resolved 2-D window geometry shared by Conv and pooling.
@@ -42,16 +44,9 @@ window2d resolve_window(const Op& op, std::int64_t h, std::int64_t w, std::int64
     // kernels' unchecked interior loops assume.
     c.check(g.pt >= 0 && g.pl >= 0 && g.pb >= 0 && g.pr >= 0, "pads must not be negative");
   }
-  auto out = [&](std::int64_t in, std::int64_t k, std::int64_t s, std::int64_t d, std::int64_t lo, std::int64_t hi) {
-    const std::int64_t span = in + lo + hi - d * (k - 1) - 1;
-    return (ceil_mode ? (span + s - 1) / s : span / s) + 1;
-  };
-  g.oh = out(h, kh, g.sh, g.dh, g.pt, g.pb);
-  g.ow = out(w, kw, g.sw, g.dw, g.pl, g.pr);
-  if (ceil_mode) {  // the last window must start inside the input or left padding
-    if ((g.oh - 1) * g.sh >= h + g.pt) --g.oh;
-    if ((g.ow - 1) * g.sw >= w + g.pl) --g.ow;
-  }
+  // The output size rule shape inference uses (ceil_mode drops a last window starting in the end padding).
+  g.oh = shape_detail::pool_out(h, kh, g.sh, g.pt, g.pb, g.dh, ceil_mode);
+  g.ow = shape_detail::pool_out(w, kw, g.sw, g.pl, g.pr, g.dw, ceil_mode);
   c.check(g.oh > 0 && g.ow > 0, "window larger than the padded input");
   return g;
 }
