@@ -36,13 +36,17 @@ void set_counters(benchmark::State& state, const shape& s, std::size_t weight_by
   state.counters["weight_GBps"] = benchmark::Counter(static_cast<double>(weight_bytes) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// Ours: W quantized symmetric, `bits` wide, groups of `group` along K (0 = per channel); precise: two s8 digits of x.
-void ours_weight_only(benchmark::State& state, shape s, int bits, std::size_t group, bool precise) {
+// Ours: W quantized symmetric, `bits` wide, groups of `group` along K (0 = per channel); precise: two s8 digits of x;
+// f16: scales that are f16 values, so the packed headers are f16 (half the scale bytes).
+void ours_weight_only(benchmark::State& state, shape s, int bits, std::size_t group, bool precise, bool f16) {
   const k::weight_only_type type = bits == 4 ? k::weight_only_type::s4 : k::weight_only_type::s8;
   const std::size_t row_bytes = bits == 4 ? s.k / 2 : s.k, groups = group == 0 ? 1 : s.k / group;
   const auto values = bench::random_values<std::uint8_t>(s.n * row_bytes, 0, 255, 1);
-  const auto scales = random_floats(s.n * groups, 1e-5f, 4);
-  const k::weight_only_matrix w{type, s.n, s.k, group, values.data(), 0, scales.data(), nullptr};
+  auto scales = random_floats(s.n * groups, 1e-5f, 4);
+  if (f16)
+    for (float& v : scales) v = bigmodel::to_float(bigmodel::to_f16(v));
+  const k::weight_only_matrix w{type, s.n, s.k, group, values.data(), 0, scales.data(), nullptr,
+                                f16 ? k::wo_scale_storage::f16 : k::wo_scale_storage::f32};
   std::vector<k::packed_weight_only> packed;
   packed.push_back(k::pack_weight_only(w));
   const std::size_t copies = bench::cold_copies(packed[0].bytes());
@@ -94,10 +98,12 @@ void eigen_f32(benchmark::State& state, shape s) {
 
 const bool registered = [] {
   for (const shape& s : shapes) {
-    benchmark::RegisterBenchmark(bench::name("wo/ours_int4_g128", s).c_str(), ours_weight_only, s, 4, std::size_t{128}, false)->UseRealTime();
-    benchmark::RegisterBenchmark(bench::name("wo/ours_int4_g128_precise", s).c_str(), ours_weight_only, s, 4, std::size_t{128}, true)->UseRealTime();
-    benchmark::RegisterBenchmark(bench::name("wo/ours_int4_g32", s).c_str(), ours_weight_only, s, 4, std::size_t{32}, false)->UseRealTime();
-    benchmark::RegisterBenchmark(bench::name("wo/ours_int8_g128", s).c_str(), ours_weight_only, s, 8, std::size_t{128}, false)->UseRealTime();
+    benchmark::RegisterBenchmark(bench::name("wo/ours_int4_g128", s).c_str(), ours_weight_only, s, 4, std::size_t{128}, false, false)->UseRealTime();
+    benchmark::RegisterBenchmark(bench::name("wo/ours_int4_g128_precise", s).c_str(), ours_weight_only, s, 4, std::size_t{128}, true, false)->UseRealTime();
+    benchmark::RegisterBenchmark(bench::name("wo/ours_int4_g128_f16", s).c_str(), ours_weight_only, s, 4, std::size_t{128}, false, true)->UseRealTime();
+    benchmark::RegisterBenchmark(bench::name("wo/ours_int4_g32", s).c_str(), ours_weight_only, s, 4, std::size_t{32}, false, false)->UseRealTime();
+    benchmark::RegisterBenchmark(bench::name("wo/ours_int4_g32_f16", s).c_str(), ours_weight_only, s, 4, std::size_t{32}, false, true)->UseRealTime();
+    benchmark::RegisterBenchmark(bench::name("wo/ours_int8_g128", s).c_str(), ours_weight_only, s, 8, std::size_t{128}, false, false)->UseRealTime();
     benchmark::RegisterBenchmark(bench::name("wo/ours_int8_gemm", s).c_str(), ours_int8_gemm, s)->UseRealTime();
     if (bench::onednn_matmul::available())
       benchmark::RegisterBenchmark(bench::name("wo/onednn_u8s8", s).c_str(), onednn_u8s8, s)->UseRealTime();

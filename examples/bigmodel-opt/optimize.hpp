@@ -100,7 +100,8 @@ inline prune_request parse_prune(std::string spec) {
 // --quantize SCHEME -> runs the quantization pass on g; returns its report.
 inline bigmodel::quant::quantize_report run_quantize(bigmodel::computation_graph& g, const std::string& scheme,
                                                      const std::vector<std::string>& excludes,
-                                                     const std::vector<bigmodel::named_tensors>& calibration) {
+                                                     const std::vector<bigmodel::named_tensors>& calibration,
+                                                     const std::string& scales = "f32") {
   namespace q = bigmodel::quant;
   auto layers_for = [&](q::weight_scheme ws) {
     q::layer_selection sel;
@@ -111,6 +112,10 @@ inline bigmodel::quant::quantize_report run_quantize(bigmodel::computation_graph
   using q::granularity_kind;
   using q::weight_type;
   const auto sym = bigmodel::symmetry::symmetric;
+  if (scales != "f32" && scales != "f16") throw usage_error("--scales " + scales + ": write f32 or f16");
+  const bool f16_scales = scales == "f16";
+  if (f16_scales && scheme.find("weight-only") == std::string::npos)
+    throw usage_error("--scales f16 applies to int8-weight-only and int4-weight-only, not to " + scheme);
   if (scheme == "int8-dynamic") {
     q::dynamic_config cfg;
     cfg.layers.exclude = excludes;
@@ -123,7 +128,7 @@ inline bigmodel::quant::quantize_report run_quantize(bigmodel::computation_graph
     return q::quantize_static(g, calibration, cfg);
   }
   if (scheme == "int8-weight-only")
-    return q::quantize_weights(g, {.layers = layers_for({weight_type::s8, granularity_kind::per_channel, 0, sym})});
+    return q::quantize_weights(g, {.layers = layers_for({weight_type::s8, granularity_kind::per_channel, 0, sym, f16_scales})});
   if (scheme == "fp16") return q::quantize_weights(g, {.layers = layers_for({weight_type::f16, granularity_kind::per_tensor, 0, sym})});
   if (scheme == "bf16") return q::quantize_weights(g, {.layers = layers_for({weight_type::bf16, granularity_kind::per_tensor, 0, sym})});
   if (scheme.rfind("int4-weight-only", 0) == 0) {
@@ -135,7 +140,7 @@ inline bigmodel::quant::quantize_report run_quantize(bigmodel::computation_graph
       group = std::stoul(g_text.substr(1));
       if (group == 0) throw usage_error("--quantize " + scheme + ": the group size must be positive");
     }
-    return q::quantize_weights(g, {.layers = layers_for({weight_type::s4, granularity_kind::per_group, group, sym}),
+    return q::quantize_weights(g, {.layers = layers_for({weight_type::s4, granularity_kind::per_group, group, sym, f16_scales}),
                                    .keep_indivisible_fp32 = true});
   }
   throw usage_error("--quantize " + scheme +
@@ -144,7 +149,7 @@ inline bigmodel::quant::quantize_report run_quantize(bigmodel::computation_graph
 
 inline int cmd_optimize(const std::vector<std::string>& argv, const output& out) {
   const args a(argv, {{"help", false}, {"output", true}, {"optimize", true}, {"prune", true}, {"quantize", true},
-                      {"calibration", true}, {"exclude", true}, {"report", true}, {"keep-fused", false},
+                      {"calibration", true}, {"exclude", true}, {"report", true}, {"keep-fused", false}, {"scales", true},
                       {"json", false}, {"quiet", false}});
   if (a.has("help") || a.positional().size() != 1 || !a.has("output")) {
     std::printf(
@@ -163,6 +168,8 @@ inline int cmd_optimize(const std::vector<std::string>& argv, const output& out)
         "  --exclude PATTERN        leave weights whose name matches (* and ?) untouched; may repeat\n"
         "  --report REPORT.json     write what changed as JSON\n"
         "  --quantize SCHEME        int8-dynamic, int8-static, int8-weight-only, int4-weight-only[:G], fp16, bf16\n"
+        "  --scales f32|f16         weight-only schemes: scales rounded up to f16 values (the kernel then streams\n"
+        "                           half the scale bytes; int4 groups of 32: 4.5 bits per weight) [default: f32]\n"
         "The output is written atomically: a temporary file, then a rename.\n");
     return a.has("help") ? 0 : 2;
   }
@@ -173,6 +180,7 @@ inline int cmd_optimize(const std::vector<std::string>& argv, const output& out)
   std::vector<prune_request> prunes;
   for (const auto& p : prune_specs) prunes.push_back(parse_prune(p));
   const auto excludes = a.all("exclude");
+  if (a.has("scales") && !a.has("quantize")) throw usage_error("--scales needs --quantize (a weight-only scheme)");
 
   const std::filesystem::path in = a.positional()[0], dst = a.get("output");
   out.progress("loading " + in.string());
@@ -246,7 +254,7 @@ inline int cmd_optimize(const std::vector<std::string>& argv, const output& out)
   if (a.has("quantize")) {
     const std::string scheme = a.get("quantize");
     out.progress("quantizing (" + scheme + ")");
-    const auto r = run_quantize(g, scheme, excludes, calibration);
+    const auto r = run_quantize(g, scheme, excludes, calibration, a.get("scales", "f32"));
     out.progress_done();
     if (out.human()) {
       std::printf("quantize %s: %zu layers, weights %s -> %s\n", scheme.c_str(), r.layers.size(),

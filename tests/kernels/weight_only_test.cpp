@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
@@ -49,9 +50,10 @@ struct quantized {
   std::vector<float> scales;
   std::vector<std::uint8_t> zero_points;  // raw bytes (s8 or u8 as the type), empty = symmetric
   std::vector<float> dequantized;         // [n][k]
+  k::wo_scale_storage storage = k::wo_scale_storage::automatic;
 
   [[nodiscard]] k::weight_only_matrix matrix() const {
-    return {type, n, k, group, values.data(), ld, scales.data(), zero_points.empty() ? nullptr : zero_points.data()};
+    return {type, n, k, group, values.data(), ld, scales.data(), zero_points.empty() ? nullptr : zero_points.data(), storage};
   }
 };
 
@@ -66,14 +68,20 @@ int raw_value(const quantized& q, std::size_t n, std::size_t kk) {
   return is_signed_type(q.type) && nib >= 8 ? nib - 16 : nib;
 }
 
-quantized make_quantized(weight_only_type type, std::size_t n, std::size_t kk, std::size_t group, bool affine, std::size_t extra_ld) {
+// half_scales: every scale an f16 value (the packer then stores f16 headers); else random f32 scales, which
+// are f16 values with probability ~2^-13 each, so the headers stay f32.
+quantized make_quantized(weight_only_type type, std::size_t n, std::size_t kk, std::size_t group, bool affine, std::size_t extra_ld,
+                         bool half_scales = false) {
   quantized q{type, n, kk, group, 0, {}, {}, {}, {}};
   const std::size_t g = group == 0 ? kk : group, groups = kk / g;
   q.ld = (is_int4(type) ? (kk + 1) / 2 : kk) + extra_ld;
   q.values.resize(n * q.ld);
   for (auto& v : q.values) v = static_cast<std::uint8_t>(uniform(0, 255));
   q.scales.resize(n * groups);
-  for (auto& s : q.scales) s = uniform_f(0.002f, 0.02f) * (uniform(0, 3) == 0 ? -1.0f : 1.0f);
+  for (auto& s : q.scales) {
+    s = uniform_f(0.002f, 0.02f) * (uniform(0, 3) == 0 ? -1.0f : 1.0f);
+    if (half_scales) s = bigmodel::to_float(bigmodel::to_f16(s));
+  }
   if (affine) {
     q.zero_points.resize(n * groups);
     const int lo = is_signed_type(type) ? (is_int4(type) ? -8 : -128) : 0;
@@ -130,6 +138,13 @@ std::vector<k::isa> runnable_isas() {
 }
 
 constexpr float sentinel = -12345.0f;
+
+// Bytes rounded up to an odd number of 64-byte lines (the padded size of a packed panel).
+std::size_t odd_lines(std::size_t bytes) {
+  std::size_t lines = (bytes + 63) / 64;
+  if (lines % 2 == 0) ++lines;
+  return lines * 64;
+}
 
 // Runs every runnable ISA on one problem; checks against the reference and against the scalar kernel.
 void check_problem(const quantized& q, std::size_t m, const std::vector<float>& x, std::size_t ldx, const float* bias,
@@ -219,14 +234,16 @@ TEST_CASE("weight_only: every ISA, M, group, type and zero-point form against th
       for (bool affine : {false, true}) {
         if (!affine && !is_signed_type(type) && uniform(0, 1) == 0) continue;  // unsigned without zero points: sampled
         const std::size_t n = ns[case_index++ % ns.size()];
-        const quantized q = make_quantized(type, n, sc.k, sc.group, affine, case_index % 3 == 0 ? 5 : 0);
+        const bool half = case_index % 2 == 0;  // f16 headers every other case
+        const quantized q = make_quantized(type, n, sc.k, sc.group, affine, case_index % 3 == 0 ? 5 : 0, half);
         std::vector<float> bias(n);
         for (auto& b : bias) b = uniform_f(-1.0f, 1.0f);
         for (std::size_t m : ms) {
           const std::size_t ldx = sc.k + (m % 2 ? 3 : 0);  // strided x every other M
           const bool with_bias = (m + case_index) % 2 == 0;
           INFO("type " << static_cast<int>(type) << (affine ? " affine" : " symmetric") << " n=" << n << " k=" << sc.k
-                       << " group=" << sc.group << " m=" << m << " ldx=" << ldx << " ld=" << q.ld << (with_bias ? " bias" : ""));
+                       << " group=" << sc.group << " m=" << m << " ldx=" << ldx << " ld=" << q.ld << (with_bias ? " bias" : "")
+                       << (half ? " f16 scales" : ""));
           check_problem(q, m, random_x(m, sc.k, ldx), ldx, with_bias ? bias.data() : nullptr, false, isas);
         }
       }
@@ -260,15 +277,17 @@ TEST_CASE("weight_only: packed panels hold each group's scales in front of its b
                                        {weight_only_type::s4, 17, 256, 128, true}, {weight_only_type::s8, 33, 192, 64, true},
                                        {weight_only_type::u8, 5, 300, 0, false},    {weight_only_type::s4, 9, 301, 0, true}};
   for (k::isa target : k::compiled_isas())
-    for (const layout_case& lc : cases) {
+    for (const layout_case& lc : cases)
+      for (const bool half : {false, true}) {
       INFO(k::isa_name(target) << " type " << static_cast<int>(lc.type) << " n=" << lc.n << " k=" << lc.k << " group=" << lc.group
-                               << (lc.affine ? " affine" : ""));
-      const quantized q = make_quantized(lc.type, lc.n, lc.k, lc.group, lc.affine, 0);
+                               << (lc.affine ? " affine" : "") << (half ? " f16 scales" : ""));
+      const quantized q = make_quantized(lc.type, lc.n, lc.k, lc.group, lc.affine, 0, half);
       const auto p = k::pack_weight_only(q.matrix(), target);
-      const std::size_t nr = p.nr(), groups = p.groups(), bb = p.block_bytes();
+      const std::size_t nr = p.nr(), groups = p.groups(), bb = p.block_bytes(), vb = half ? 2 : 4;
+      REQUIRE(p.half_header() == half);
       CHECK(p.panels() % 4 == 0);
       CHECK(p.panels() * nr >= lc.n);
-      CHECK(p.header_bytes() == (lc.affine ? 2 : 1) * nr * sizeof(float));
+      CHECK(p.header_bytes() == (lc.affine ? 2 : 1) * nr * vb);
       CHECK(p.bytes() == p.panels() * p.panel_bytes());
       // Quad-position major: panel i of quad q right after panel i of quad q - 1; panels i, i + 1 of a quad
       // panel_stride() apart; every panel somewhere in the p.bytes() of the buffer, no two overlapping.
@@ -281,33 +300,55 @@ TEST_CASE("weight_only: packed panels hold each group's scales in front of its b
       std::sort(starts.begin(), starts.end());
       for (std::size_t pi = 0; pi < starts.size(); ++pi) CHECK(starts[pi] == pi * p.panel_bytes());
       // The stream of a panel: header, chunks of the group, next header, ... with no gap and nothing after.
-      std::size_t at = 0, last_group = groups;
+      // f16 scales without zero points: two groups' headers together (blocks stay nr * 4 aligned).
+      const std::size_t together = half && !lc.affine ? 2 : 1;
+      CHECK(p.header_groups() == together);
+      std::size_t at = 0, last_group = groups, shared = 0;
       for (const auto& ch : p.chunks()) {
         if (ch.group != last_group) {
-          CHECK(ch.header == at);
-          at += p.header_bytes();
+          if (ch.group % together == 0) {
+            shared = at;
+            at += together * p.header_bytes();
+          }
+          CHECK(ch.header == shared + (ch.group % together) * p.header_bytes());
           last_group = ch.group;
         }
+        CHECK(ch.offset % (nr * 4) == 0);  // every block one vector aligned within its panel
         CHECK(ch.offset == at);
         CHECK(ch.x_offset == ch.block_offset * 8);
         at += ch.blocks * bb;
       }
-      CHECK(at == p.panel_bytes());
+      CHECK(p.panel_bytes() == odd_lines(at));  // zero padding after the last block
       for (std::size_t col = 0; col < p.panels() * nr; ++col) {
         const std::size_t panel = col / nr, j = col % nr;
+        // The header's value i (f32, or f16 bits) read straight from the bytes.
+        auto value_at = [&](const std::uint8_t* h, std::size_t i) {
+          if (half) {
+            std::uint16_t bits;
+            std::memcpy(&bits, h + i * 2, 2);
+            return bigmodel::to_float(bigmodel::f16::from_bits(bits));
+          }
+          float v;
+          std::memcpy(&v, h + i * 4, 4);
+          return v;
+        };
         for (std::size_t g = 0; g < groups; ++g) {
-          const float* h = reinterpret_cast<const float*>(p.panel(panel) + p.chunks()[g * (p.chunks().size() / groups)].header);
-          REQUIRE(h == p.scales(panel, g));
+          const std::uint8_t* h = p.panel(panel) + p.chunks()[g * (p.chunks().size() / groups)].header;
+          REQUIRE(h == p.header(panel, g));
           const float want_scale = col < lc.n ? q.scales[col * groups + g] : 0.0f;
-          REQUIRE(h[j] == want_scale);
-          if (!lc.affine) continue;
-          REQUIRE(p.zeros(panel, g) == h + nr);
+          REQUIRE(value_at(h, j) == want_scale);
+          REQUIRE(p.scale(panel, g, j) == want_scale);
+          if (!lc.affine) {
+            REQUIRE(p.zero(panel, g, j) == p.zero_constant());
+            continue;
+          }
           float want_zero = 0.0f;
           if (col < lc.n) {
             const std::uint8_t raw = q.zero_points[col * groups + g];
             want_zero = is_signed_type(lc.type) ? static_cast<float>(static_cast<std::int8_t>(raw)) + p.zero_constant() : static_cast<float>(raw);
           }
-          REQUIRE(h[nr + j] == want_zero);
+          REQUIRE(value_at(h, nr + j) == want_zero);
+          REQUIRE(p.zero(panel, g, j) == want_zero);
         }
         for (const auto& ch : p.chunks())
           for (std::size_t t = 0; t < ch.blocks * 8; ++t) {
@@ -333,19 +374,68 @@ TEST_CASE("weight_only: M = 1 to 8 over several panel quads, tails in N and K", 
     std::size_t n, k, group;
   };
   const std::vector<case_> cases{{150, 512, 32}, {131, 384, 64}, {200, 640, 128}, {67, 1000, 0}, {129, 264, 0}};
-  for (const case_& c : cases)
+  for (std::size_t ci = 0; ci < cases.size(); ++ci)
     for (weight_only_type type : {weight_only_type::s4, weight_only_type::u4, weight_only_type::s8})
       for (bool affine : {false, true})
         for (std::size_t m : {std::size_t{1}, std::size_t{2}, std::size_t{4}, std::size_t{8}}) {
           if (small_sample && m != 1 && m != 4) continue;
-          const quantized q = make_quantized(type, c.n, c.k, c.group, affine, 0);
+          const case_& c = cases[ci];
+          const quantized q = make_quantized(type, c.n, c.k, c.group, affine, 0, ci % 2 == 0);
           std::vector<float> bias(c.n);
           for (auto& b : bias) b = uniform_f(-1.0f, 1.0f);
           INFO("type " << static_cast<int>(type) << (affine ? " affine" : " symmetric") << " n=" << c.n << " k=" << c.k
-                       << " group=" << c.group << " m=" << m);
+                       << " group=" << c.group << " m=" << m << (ci % 2 == 0 ? " f16 scales" : ""));
           check_problem(q, m, random_x(m, c.k, c.k), c.k, bias.data(), false, isas);
           check_problem(q, m, grid_x(m, c.k, c.k), c.k, nullptr, true, isas);
         }
+}
+
+// f16 headers hold the same numbers as f32 ones when the scales are f16 values: every ISA's output must be
+// bit-identical either way, and the packed weights must shrink by half of every header (less a free slot).
+TEST_CASE("weight_only: f16 scale headers give the f32 headers' results in fewer bytes", "[kernels][weight_only]") {
+  const auto isas = runnable_isas();
+  struct case_ {
+    std::size_t n, k, group;
+  };
+  const std::vector<case_> cases{{70, 256, 32}, {33, 384, 128}, {21, 301, 0}};
+  for (const case_& c : cases)
+    for (weight_only_type type : all_types)
+      for (bool affine : {false, true}) {
+        quantized q = make_quantized(type, c.n, c.k, c.group, affine, 0, true);
+        std::vector<float> bias(c.n);
+        for (auto& b : bias) b = uniform_f(-1.0f, 1.0f);
+        for (k::isa i : isas) {
+          REQUIRE(k::force_isa(i) == k::status::ok);
+          q.storage = k::wo_scale_storage::automatic;
+          const auto half = k::pack_weight_only(q.matrix());
+          q.storage = k::wo_scale_storage::f16;
+          const auto forced = k::pack_weight_only(q.matrix());
+          q.storage = k::wo_scale_storage::f32;
+          const auto full = k::pack_weight_only(q.matrix());
+          REQUIRE(half.half_header());
+          REQUIRE(forced.half_header());
+          REQUIRE_FALSE(full.half_header());
+          // every header half the bytes; with two groups' headers together, an odd group count leaves one slot free
+          const std::size_t slots = (half.groups() + half.header_groups() - 1) / half.header_groups() * half.header_groups();
+          const std::size_t blocks = half.k_padded() / 8 * half.block_bytes();
+          CHECK(full.header_bytes() == 2 * half.header_bytes());
+          CHECK(full.panel_bytes() == odd_lines(blocks + half.groups() * full.header_bytes()));
+          CHECK(half.panel_bytes() == odd_lines(blocks + slots * half.header_bytes()));
+          CHECK(half.bytes() <= full.bytes());
+          for (std::size_t m : {std::size_t{1}, std::size_t{3}, std::size_t{8}}) {
+            INFO(k::isa_name(i) << " type " << static_cast<int>(type) << (affine ? " affine" : " symmetric") << " n=" << c.n
+                                << " k=" << c.k << " group=" << c.group << " m=" << m);
+            const auto x = random_x(m, c.k, c.k);
+            for (const bool precise : {false, true}) {
+              std::vector<float> a(m * c.n), b(m * c.n);
+              k::linear_weight_only(m, x.data(), c.k, half, bias.data(), a.data(), c.n, {.precise = precise});
+              k::linear_weight_only(m, x.data(), c.k, full, bias.data(), b.data(), c.n, {.precise = precise});
+              REQUIRE(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0);
+            }
+          }
+        }
+      }
+  REQUIRE(k::force_isa(std::nullopt) == k::status::ok);
 }
 
 TEST_CASE("weight_only: a larger layer, threads give identical results", "[kernels][weight_only]") {
@@ -424,6 +514,13 @@ TEST_CASE("weight_only: bad arguments throw bigmodel::error", "[kernels][weight_
   expect_error("kernels.bad_argument", [&] { (void)k::pack_weight_only(with([](auto& w) { w.group = 128; })); });
   expect_error("kernels.bad_argument", [&] { (void)k::pack_weight_only(with([](auto& w) { w.ld = 31; })); });
   expect_error("kernels.bad_argument", [&] { (void)k::pack_weight_only(with([&](auto& w) { w.scales = nan_scales.data(); })); });
+  // f16 storage promised, but 0.1 is not an f16 value (an f16 value, 0.25, is fine)
+  const std::vector<float> tenth(8 * 2, 0.1f), quarter(8 * 2, 0.25f);
+  expect_error("kernels.bad_argument", [&] {
+    (void)k::pack_weight_only(with([&](auto& w) { w.scales = tenth.data(), w.scale_storage = k::wo_scale_storage::f16; }));
+  });
+  CHECK(k::pack_weight_only(with([&](auto& w) { w.scales = quarter.data(), w.scale_storage = k::wo_scale_storage::f16; })).half_header());
+  CHECK_FALSE(k::pack_weight_only(with([&](auto& w) { w.scales = tenth.data(); })).half_header());
   expect_error("kernels.bad_argument", [&] { (void)k::pack_weight_only(with([&](auto& w) { w.zero_points = zp_s4_bad.data(); })); });
   expect_error("kernels.bad_argument", [&] {
     (void)k::pack_weight_only(with([&](auto& w) { w.type = weight_only_type::u4, w.zero_points = zp_u4_bad.data(); }));

@@ -108,6 +108,8 @@ TEST_CASE("per tensor, per group, affine, uint8 and int4 agree with parameter-le
       {weight_type::s4, granularity_kind::per_group, 32, symmetry::symmetric},
       {weight_type::s4, granularity_kind::per_group, 8, symmetry::affine},
       {weight_type::s4, granularity_kind::per_channel, 0, symmetry::symmetric},
+      {weight_type::s4, granularity_kind::per_group, 32, symmetry::symmetric, true},
+      {weight_type::u8, granularity_kind::per_channel, 0, symmetry::affine, true},
       {weight_type::f16}, {weight_type::bf16},
   };
   for (const auto k : {kind::matmul, kind::gemm, kind::gemm_trans_b, kind::conv})
@@ -130,6 +132,36 @@ TEST_CASE("per tensor, per group, affine, uint8 and int4 agree with parameter-le
       const std::size_t params = k == kind::conv ? 6 * 72 : 6 * 64;
       CHECK(stored == (s.type == weight_type::s4 ? params / 2 : quant::is_integer(s.type) ? params : params * 2));
     }
+}
+
+TEST_CASE("f16 scales: each the smallest f16 value at least the f32 scheme's scale, weights within half a step") {
+  using quant::granularity_kind;
+  using quant::weight_type;
+  for (const auto sym : {symmetry::symmetric, symmetry::affine})
+    for (const std::size_t group : {std::size_t{16}, std::size_t{0}}) {
+      quant::weight_scheme s{weight_type::s4, group ? granularity_kind::per_group : granularity_kind::per_channel, group, sym};
+      INFO(quant::describe(s));
+      const auto w = random_tensor({6, 64}, 11, -0.3f, 0.3f);  // Gemm transB layout: [outputs, inputs]
+      const quant::const_weight_view view = matrix_view(w.span<float>().data(), 6, 64, 64);
+      const auto q32 = quant::quantize_matrix(view, s, "w");
+      s.f16_scales = true;
+      const auto q16 = quant::quantize_matrix(view, s, "w");
+      REQUIRE(q16.params.size() == q32.params.size());
+      for (std::size_t i = 0; i < q16.params.size(); ++i) {
+        const float s16 = q16.params[i].scale, s32 = q32.params[i].scale;
+        CHECK(to_float(to_f16(s16)) == s16);  // an f16 value
+        CHECK(s16 >= s32);
+        // the next f16 below is under the f32 scale (10 mantissa bits: one step is at most 2^-10 relative)
+        CHECK(to_float(f16::from_bits(static_cast<std::uint16_t>(to_f16(s16).bits - 1))) < s32);
+        CHECK(q16.params[i].zero_point == q32.params[i].zero_point);
+      }
+      for (std::size_t r = 0; r < 6; ++r)
+        for (std::size_t c = 0; c < 64; ++c) CHECK(std::fabs(q16.dequantized(r, c) - view(r, c)) <= 0.5f * q16.param(r, c).scale * 1.0001f);
+    }
+  quant::weight_scheme huge{weight_type::s8, granularity_kind::per_tensor, 0, symmetry::symmetric, true};
+  auto big = random_tensor({2, 4}, 12, 1e7f, 2e7f);  // scale ~ 1.6e5 > 65504
+  CHECK_THROWS_WITH(quant::quantize_matrix(matrix_view(big.span<float>().data(), 2, 4, 4), huge, "w"),
+                    Catch::Contains("f16 range"));
 }
 
 TEST_CASE("group-wise weights: DequantizeLinear over rows of one group, reshaped (and transposed) back") {

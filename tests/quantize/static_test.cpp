@@ -408,6 +408,22 @@ TEST_CASE("weight-only kernel in the runtime: layers with a fused ReLU run on it
   CHECK(rel < 1e-4);
   // Without the ReLU after the kernel the hidden layers would differ wholesale: rel above is the check.
   CHECK(accuracy(y_fast, f.y()) == accuracy(y_slow, f.y()));
+  for (const auto& st : fast.plan()->steps)
+    if (st.weight_only) CHECK_FALSE(st.weight_only->packed.half_header());  // f32 scales: f32 headers
+
+  // The same model with f16 scales: the kernel packs f16 headers (fewer bytes), outputs still match the f32 path.
+  auto g16 = io::load_onnx<quant::quant_op_set>(f.dir() / f.file);
+  g16 |= passes::optimize(passes::level::extended, runtime::kernel_evaluator{});
+  cfg.layers.scheme.f16_scales = true;
+  (void)quant::quantize_weights(g16, cfg);
+  basic_session<quant::quant_op_set> fast16(g16, on), slow16(g16, off);
+  std::size_t half_headers = 0;
+  for (const auto& st : fast16.plan()->steps)
+    if (st.weight_only) half_headers += st.weight_only->packed.half_header() ? 1 : 0;
+  CHECK(half_headers == 3);
+  const auto y_fast16 = fast16.run(feeds)[0], y_slow16 = slow16.run(feeds)[0];
+  CHECK(rel_l2(y_fast16, y_slow16) < 1e-4);
+  CHECK(rel_l2(y_slow16, y_slow) < 1e-2);  // the scales moved by at most 2^-10 relative
 }
 
 TEST_CASE("StaticConv: the CNN's QDQ Conv layers run on the int8 GEMM, outputs match the QDQ graph, saved and reloaded") {

@@ -65,7 +65,7 @@ enum class isa : int { scalar = 0, xsimd, avx2, avx512bw, avx512vnni };
   switch (i) {
     case isa::scalar:
     case isa::xsimd: return true;
-    case isa::avx2: return f.avx2 && f.fma;
+    case isa::avx2: return f.avx2 && f.fma && f.f16c;  // f16c: the weight-only kernel reads f16 scales
     case isa::avx512bw: return f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq;
     case isa::avx512vnni: return f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512vnni;
   }

@@ -30,6 +30,10 @@
 // kernel waits for weights (M = 1 from DRAM) and up to 2x when it does not. The runtime uses it, so weight-only
 // models keep the accuracy of dequantizing to f32.
 //
+// Scales: the packed headers hold them as f16 when every scale is an f16 value (weight_only_matrix::scale_storage;
+// quantize with weight_scheme::f16_scales to get such scales): the same numbers, so the same results, in fewer
+// bytes -- at M = 1 the kernel is bound by the bytes it reads, and f32 scales of int4 groups of 32 are a fifth of them.
+//
 // Dispatch as the int8 GEMM: the ISA is active_isa() (force_isa() > BIGMODEL_ISA > best), and must be the one
 // the weights were packed for. Threads: the columns are cut into tasks of ~256 (a tiling that does not
 // depend on the thread count) handed to exec.parallel_for.

@@ -14,7 +14,7 @@
 
 #include "weight_only_packed.hpp"
 
-BIGMODEL_TARGET_BEGIN("avx2,fma")
+BIGMODEL_TARGET_BEGIN("avx2,fma,f16c")
 
 namespace bigmodel::kernels::avx2 {
 
@@ -46,6 +46,7 @@ struct wo_vec {
   static fv to_f(iv a) noexcept { return _mm256_cvtepi32_ps(a); }
   static fv fzero() noexcept { return _mm256_setzero_ps(); }
   static fv fload(const float* p) noexcept { return _mm256_loadu_ps(p); }
+  static fv hload(const std::uint8_t* p) noexcept { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
   static fv fset1(float v) noexcept { return _mm256_set1_ps(v); }
   static fv fma(fv a, fv b, fv c) noexcept { return _mm256_fmadd_ps(a, b, c); }
   static fv fnma(fv a, fv b, fv c) noexcept { return _mm256_fnmadd_ps(a, b, c); }

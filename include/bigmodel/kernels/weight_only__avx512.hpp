@@ -46,6 +46,9 @@
     static fv to_f(iv a) noexcept { return _mm512_cvtepi32_ps(a); }                                                  \
     static fv fzero() noexcept { return _mm512_setzero_ps(); }                                                       \
     static fv fload(const float* p) noexcept { return _mm512_loadu_ps(p); }                                          \
+    static fv hload(const std::uint8_t* p) noexcept {                                                               \
+      return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));                              \
+    }                                                                                                                \
     static fv fset1(float v) noexcept { return _mm512_set1_ps(v); }                                                  \
     static fv fma(fv a, fv b, fv c) noexcept { return _mm512_fmadd_ps(a, b, c); }                                    \
     static fv fnma(fv a, fv b, fv c) noexcept { return _mm512_fnmadd_ps(a, b, c); }                                  \

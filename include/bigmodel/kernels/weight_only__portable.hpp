@@ -45,6 +45,11 @@ struct wo_vec {
   static fv to_f(iv a) noexcept { return static_cast<float>(a); }
   static fv fzero() noexcept { return 0.0f; }
   static fv fload(const float* p) noexcept { return *p; }
+  static fv hload(const std::uint8_t* p) noexcept {
+    std::uint16_t bits;
+    std::memcpy(&bits, p, 2);
+    return to_float(f16::from_bits(bits));
+  }
   static fv fset1(float v) noexcept { return v; }
   static fv fma(fv a, fv b, fv c) noexcept { return a * b + c; }
   static fv fnma(fv a, fv b, fv c) noexcept { return c - a * b; }
@@ -91,6 +96,15 @@ struct wo_vec {
   static fv to_f(iv a) noexcept { return xsimd::to_float(a); }
   static fv fzero() noexcept { return fv(0.0f); }
   static fv fload(const float* p) noexcept { return fv::load_unaligned(p); }
+  static fv hload(const std::uint8_t* p) noexcept {
+    alignas(64) float v[nr];
+    for (std::size_t i = 0; i < nr; ++i) {
+      std::uint16_t bits;
+      std::memcpy(&bits, p + 2 * i, 2);
+      v[i] = to_float(f16::from_bits(bits));
+    }
+    return fv::load_aligned(v);
+  }
   static fv fset1(float v) noexcept { return fv(v); }
   static fv fma(fv a, fv b, fv c) noexcept { return xsimd::fma(a, b, c); }
   static fv fnma(fv a, fv b, fv c) noexcept { return xsimd::fnma(a, b, c); }

@@ -16,11 +16,16 @@
 //   int8: two 4-k halves of nr * 4 bytes, the 4 codes of one column adjacent (k0..3, then k4..7)
 //   int4: nr * 4 bytes, byte i of column j holds k = i (low nibble) and k = 4 + i (high nibble), so masking
 //         the low nibbles gives the k0..3 half of the int8 layout and shifting gives k4..7.
-// Per panel and group a header: nr f32 scales, and with zero points nr f32 offsets z (exact small integers).
+// Per panel and group a header: nr scales, and with zero points nr offsets z (exact small integers), all f32,
+// or all f16 when every scale is an f16 value (weight_only_matrix::scale_storage): the same numbers in half
+// the bytes, which matters at M = 1 where the kernel waits for bytes (int4 in groups of 32: 4.5 bits per
+// weight instead of 5). Headers keep the blocks aligned to nr * 4 bytes (one vector): f16 scales without zero
+// points are half that, so the headers of two groups then sit together in front of the first of them (a
+// block that straddled two cache lines every other load made the M = 1 kernel ~1.4x slower).
 // A panel is one contiguous stream, group after group: the group's header, then its chunks' blocks. The kernel
 // thus reads each panel front to back with the scales inline (a separate scale array was one more stream per
 // panel, a few cache lines per KiB of codes that the prefetchers served late: ~15 % of the M = 1 time).
-// Panels are stored quad-position major: panel i (0..3) of every quad of 4 panels, quad after quad, then the
+// Each panel is padded to an odd number of 64-byte lines. Panels are stored quad-position major: panel i (0..3) of every quad of 4 panels, quad after quad, then the
 // next i. A tile of 4 panels reads 4 streams that continue into the next tile's 4 panels (the software
 // prefetch runs ahead across the tile boundary) rather than 4 streams restarting at every tile.
 
@@ -34,6 +39,7 @@
 #include <vector>
 
 #include "../core/error.hpp"
+#include "../core/half.hpp"
 #include "aligned_buffer.hpp"
 #include "gemm_config.hpp"
 #include "isa.hpp"
@@ -46,6 +52,11 @@
 namespace bigmodel::kernels {
 
 enum class weight_only_type : std::uint8_t { s8, u8, s4, u4 };
+
+// How the packed headers hold the scales (and zero offsets). automatic: f16 when every scale is exactly an
+// f16 value (then nothing changes but the bytes), else f32; f16: the caller promises f16 values (an error
+// names the first scale that is not one); f32: always f32.
+enum class wo_scale_storage : std::uint8_t { automatic, f32, f16 };
 
 [[nodiscard]] constexpr int bits_of(weight_only_type t) noexcept {
   return t == weight_only_type::s4 || t == weight_only_type::u4 ? 4 : 8;
@@ -64,6 +75,7 @@ struct weight_only_matrix {
   const float* scales = nullptr;      // [n][k / group], finite
   const void* zero_points = nullptr;  // null: none (symmetric); else [n][k / group], one per byte, same
                                       // signedness as the values (int4: -8..7 or 0..15)
+  wo_scale_storage scale_storage = wo_scale_storage::automatic;
 };
 
 namespace detail {
@@ -110,9 +122,13 @@ class packed_weight_only {
   [[nodiscard]] std::size_t nr() const noexcept { return nr_; }
   [[nodiscard]] std::size_t panels() const noexcept { return panels_; }  // a multiple of 4
   [[nodiscard]] std::size_t block_bytes() const noexcept { return int4() ? nr_ * 4 : nr_ * 8; }
-  // nr f32 scales, then (with zero points) nr f32 offsets: the header in front of each group of a panel.
-  [[nodiscard]] std::size_t header_bytes() const noexcept { return (zero_points_ ? 2 : 1) * nr_ * sizeof(float); }
-  [[nodiscard]] std::size_t panel_bytes() const noexcept { return blocks_ * block_bytes() + groups() * header_bytes(); }
+  // nr scales, then (with zero points) nr offsets, f32 or f16: the header in front of each group of a panel.
+  [[nodiscard]] bool half_header() const noexcept { return half_header_; }
+  [[nodiscard]] std::size_t header_value_bytes() const noexcept { return half_header_ ? 2 : 4; }
+  [[nodiscard]] std::size_t header_bytes() const noexcept { return (zero_points_ ? 2 : 1) * nr_ * header_value_bytes(); }
+  // Groups whose headers sit together (2: f16 scales without zero points, see the top of this file; else 1).
+  [[nodiscard]] std::size_t header_groups() const noexcept { return header_groups_; }
+  [[nodiscard]] std::size_t panel_bytes() const noexcept { return panel_bytes_; }
   [[nodiscard]] std::size_t k_padded() const noexcept { return blocks_ * detail::wo_block_k; }
   [[nodiscard]] const std::vector<chunk>& chunks() const noexcept { return chunks_; }
   // Panel i of quad q (p = 4 q + i) lies right after panel i of quad q - 1: a tile's 4 streams run on into the
@@ -123,11 +139,13 @@ class packed_weight_only {
   }
   // Bytes from panel p to panel p + 1 of the same quad.
   [[nodiscard]] std::size_t panel_stride() const noexcept { return panels_ / detail::wo_panel_quad * panel_bytes(); }
-  // The nr scales (and offsets) of panel p, group g: inside the panel's stream, in front of the group's blocks.
-  [[nodiscard]] const float* scales(std::size_t p, std::size_t g) const noexcept {
-    return reinterpret_cast<const float*>(panel(p) + g * group_bytes_);
+  // The header of panel p, group g (inside the panel's stream, in front of the group's blocks), and the scale
+  // and offset of its column j as f32.
+  [[nodiscard]] const std::uint8_t* header(std::size_t p, std::size_t g) const noexcept { return panel(p) + headers_[g]; }
+  [[nodiscard]] float scale(std::size_t p, std::size_t g, std::size_t j) const noexcept { return header_value(p, g, j); }
+  [[nodiscard]] float zero(std::size_t p, std::size_t g, std::size_t j) const noexcept {
+    return zero_points_ ? header_value(p, g, nr_ + j) : zero_const_;
   }
-  [[nodiscard]] const float* zeros(std::size_t p, std::size_t g) const noexcept { return scales(p, g) + nr_; }
   // The offset z of every value when there are no zero points (128 for s8, 8 for s4, 0 for unsigned).
   [[nodiscard]] float zero_constant() const noexcept { return zero_const_; }
   // Bytes the kernel streams: packed codes, scales and offsets.
@@ -136,13 +154,27 @@ class packed_weight_only {
   friend packed_weight_only pack_weight_only(const weight_only_matrix&, std::optional<isa>);
 
  private:
+  [[nodiscard]] float header_value(std::size_t p, std::size_t g, std::size_t i) const noexcept {
+    const std::uint8_t* h = header(p, g) + i * header_value_bytes();
+    if (half_header_) {
+      std::uint16_t bits;
+      std::memcpy(&bits, h, 2);
+      return to_float(f16::from_bits(bits));
+    }
+    float v;
+    std::memcpy(&v, h, 4);
+    return v;
+  }
+
   aligned_buffer data_;
   std::vector<chunk> chunks_;
   isa target_ = isa::scalar;
   weight_only_type type_ = weight_only_type::s4;
   bool zero_points_ = false;
+  bool half_header_ = false;
   std::size_t n_ = 0, k_ = 0, group_ = 1, nr_ = 1, panels_ = 0, blocks_ = 0;
-  std::size_t group_bytes_ = 0;  // header and blocks of one group of a panel
+  std::size_t header_groups_ = 1, panel_bytes_ = 0;
+  std::vector<std::size_t> headers_;  // bytes from the start of a panel to the header of each group
   float zero_const_ = 0.0f;
 };
 
@@ -159,8 +191,8 @@ namespace detail {
 // Packs W for `target` (default: the ISA the kernel would use now). Packing for an ISA this CPU lacks is
 // allowed (it is only a layout); running it here is refused with status::isa_mismatch.
 // Throws bigmodel::error "kernels.bad_argument" on null values or scales, n or k of 0, a group size that does
-// not divide k, ld too small, a non-finite scale or an int4 zero point out of range; "kernels.isa_unsupported"
-// if `target` is not compiled into this build.
+// not divide k, ld too small, a non-finite scale, a scale that is not an f16 value with scale_storage f16, or an
+// int4 zero point out of range; "kernels.isa_unsupported" if `target` is not compiled into this build.
 inline packed_weight_only pack_weight_only(const weight_only_matrix& w, std::optional<isa> target = std::nullopt) {
   const std::size_t group = w.group == 0 ? w.k : w.group;
   const bool int4 = bits_of(w.type) == 4;
@@ -179,6 +211,14 @@ inline packed_weight_only pack_weight_only(const weight_only_matrix& w, std::opt
   for (std::size_t i = 0; i < w.n * groups; ++i)
     require(std::isfinite(w.scales[i]), "kernels.bad_argument", "pack_weight_only: non-finite scale",
             ctx + " at row " + std::to_string(i / groups) + " group " + std::to_string(i % groups));
+  auto is_half = [](float s) { return to_float(to_f16(s)) == s; };
+  bool half_header = w.scale_storage != wo_scale_storage::f32;
+  for (std::size_t i = 0; half_header && i < w.n * groups; ++i) {
+    if (is_half(w.scales[i])) continue;
+    require(w.scale_storage != wo_scale_storage::f16, "kernels.bad_argument", "pack_weight_only: scale is not an f16 value",
+            ctx + " at row " + std::to_string(i / groups) + " group " + std::to_string(i % groups));
+    half_header = false;
+  }
   const float zero_const = is_signed(w.type) ? (int4 ? 8.0f : 128.0f) : 0.0f;
   auto offset = [&](std::size_t i) -> float {  // z of entry i of the zero points, in the code domain
     if (is_signed(w.type)) {
@@ -202,12 +242,19 @@ inline packed_weight_only pack_weight_only(const weight_only_matrix& w, std::opt
   p.nr_ = detail::wo_nr(t);
   p.zero_const_ = zero_const;
   p.zero_points_ = w.zero_points != nullptr;
+  p.half_header_ = half_header;  // the offsets are integers in [0, 255]: f16 values too
   const std::size_t nr = p.nr_, quad = detail::wo_panel_quad, bb = p.block_bytes(), hb = p.header_bytes(), half = nr * 4;
   p.panels_ = ((w.n + nr - 1) / nr + quad - 1) / quad * quad;
-  std::size_t offset_bytes = 0;
+  p.header_groups_ = half_header && w.zero_points == nullptr ? 2 : 1;
+  std::size_t offset_bytes = 0, shared = 0;
   for (std::size_t g = 0; g < groups; ++g) {
-    const std::size_t header = offset_bytes;
-    offset_bytes += hb;
+    const std::size_t slot = g % p.header_groups_;
+    if (slot == 0) {  // this group's header (and the next one's)
+      shared = offset_bytes;
+      offset_bytes += p.header_groups_ * hb;
+    }
+    const std::size_t header = shared + slot * hb;
+    p.headers_.push_back(header);
     for (std::size_t c0 = 0; c0 < group; c0 += detail::wo_chunk_max) {
       const std::size_t len = std::min(detail::wo_chunk_max, group - c0), blocks = (len + detail::wo_block_k - 1) / detail::wo_block_k;
       p.chunks_.push_back({g * group + c0, len, blocks, p.blocks_, p.blocks_ * detail::wo_block_k, g, offset_bytes, header});
@@ -215,7 +262,11 @@ inline packed_weight_only pack_weight_only(const weight_only_matrix& w, std::opt
       offset_bytes += blocks * bb;
     }
   }
-  p.group_bytes_ = offset_bytes / groups;  // every group has the same chunks
+  // An odd number of cache lines per panel (zero padding after the last block): the 4 streams of a tile are
+  // (panels / 4) panels apart, and with a panel a multiple of 512 B or more they sat a multiple of a large
+  // power of two apart -- on the AVX2 test machine int4 g128 f16 at 1 x 4096^2 took 1.45x the time.
+  p.panel_bytes_ = (offset_bytes + 63) / 64 * 64;
+  if (p.panel_bytes_ / 64 % 2 == 0) p.panel_bytes_ += 64;
   const std::size_t weight_bytes = p.panels_ * p.panel_bytes();
   p.data_.reserve(weight_bytes);
   std::memset(p.data_.data(), 0, weight_bytes);
@@ -225,12 +276,17 @@ inline packed_weight_only pack_weight_only(const weight_only_matrix& w, std::opt
     const std::size_t panel = col / nr, j = col % nr;
     std::uint8_t* base = out + (p.panel(panel) - out);
     for (std::size_t g = 0; g < groups; ++g) {
-      std::uint8_t* header = base + g * p.group_bytes_;
-      const float scale = w.scales[col * groups + g];
-      std::memcpy(header + j * sizeof(float), &scale, sizeof(float));
-      if (w.zero_points == nullptr) continue;
-      const float z = offset(col * groups + g);
-      std::memcpy(header + (nr + j) * sizeof(float), &z, sizeof(float));
+      std::uint8_t* header = base + p.headers_[g];
+      auto put = [&](std::size_t i, float v) {
+        if (half_header) {
+          const std::uint16_t bits = to_f16(v).bits;
+          std::memcpy(header + i * 2, &bits, 2);
+        } else {
+          std::memcpy(header + i * 4, &v, 4);
+        }
+      };
+      put(j, w.scales[col * groups + g]);
+      if (w.zero_points != nullptr) put(nr + j, offset(col * groups + g));
     }
     for (const auto& ch : p.chunks_)
       for (std::size_t t = 0; t < ch.len; ++t) {

@@ -29,6 +29,10 @@ struct weight_scheme {
   granularity_kind granularity = granularity_kind::per_channel;
   std::size_t group_size = 0;  // per_group only
   symmetry sym = symmetry::symmetric;
+  // Integer types: every scale an f16 value (the smallest one >= the scale the range asks for, so no weight
+  // clips). The file still stores f32 scales, but the weight-only kernel then packs them as f16 -- half the
+  // header bytes it streams per group (int4 in groups of 32: 4.5 instead of 5 bits per weight).
+  bool f16_scales = false;
   friend bool operator==(const weight_scheme&, const weight_scheme&) = default;
 };
 
@@ -76,7 +80,7 @@ template <granularity Granularity, class Q>
   if (s.granularity == granularity_kind::per_tensor) out += " per tensor";
   else if (s.granularity == granularity_kind::per_channel) out += " per channel";
   else out += " per group of " + std::to_string(s.group_size);
-  return out + (s.sym == symmetry::symmetric ? ", symmetric" : ", affine");
+  return out + (s.sym == symmetry::symmetric ? ", symmetric" : ", affine") + (s.f16_scales ? ", f16 scales" : "");
 }
 
 // Glob match: '*' any run of characters, '?' one character.

@@ -59,6 +59,18 @@ inline void check_finite(const const_weight_view& w, std::string_view layer) {
   return s.group_size;
 }
 
+// The smallest f16 value >= s (s > 0, finite): the scale of a scheme with f16_scales. Rounding up, never down,
+// keeps every weight of the range inside the codes. Throws "quant.scale_range" naming the layer when s is
+// beyond the largest f16 (65504).
+[[nodiscard]] inline float f16_scale_at_least(float s, std::string_view layer) {
+  f16 h = to_f16(s);
+  if (to_float(h) < s) h.bits = static_cast<std::uint16_t>(h.bits + 1);  // s > 0: the next f16 up
+  const float v = to_float(h);
+  if (!std::isfinite(v))
+    throw error("quant.scale_range", "scale " + std::to_string(s) + " is beyond the f16 range (use f32 scales)", std::string(layer));
+  return v;
+}
+
 namespace detail {
 template <quantized_type Q>
 quantized_matrix quantize_matrix_as(const const_weight_view& w, const weight_scheme& s, std::string_view layer) {
@@ -80,6 +92,8 @@ quantized_matrix quantize_matrix_as(const const_weight_view& w, const weight_sch
   q.params.resize(n_params);
   for (std::size_t p = 0; p < n_params; ++p)
     q.params[p] = lo[p] > hi[p] ? quant_param{} : choose_quant_param<Q>(lo[p], hi[p], s.sym, layer);
+  if (s.f16_scales)
+    for (auto& p : q.params) p.scale = f16_scale_at_least(p.scale, layer);
   q.values.resize(q.rows * q.cols);
   for (std::size_t r = 0; r < q.rows; ++r)
     for (std::size_t c = 0; c < q.cols; ++c) q.values[r * q.cols + c] = quantize_value<Q>(w(r, c), q.params[index(r, c)]);
