@@ -20,14 +20,15 @@
 // or all f16 when every scale is an f16 value (weight_only_matrix::scale_storage): the same numbers in half
 // the bytes, which matters at M = 1 where the kernel waits for bytes (int4 in groups of 32: 4.5 bits per
 // weight instead of 5). Headers keep the blocks aligned to nr * 4 bytes (one vector): f16 scales without zero
-// points are half that, so the headers of two groups then sit together in front of the first of them (a
-// block that straddled two cache lines every other load made the M = 1 kernel ~1.4x slower).
+// points are half that, so the headers of two groups then sit together in front of the first of them (else
+// every other block load would straddle two cache lines).
 // A panel is one contiguous stream, group after group: the group's header, then its chunks' blocks. The kernel
 // thus reads each panel front to back with the scales inline (a separate scale array was one more stream per
 // panel, a few cache lines per KiB of codes that the prefetchers served late: ~15 % of the M = 1 time).
-// Each panel is padded to an odd number of 64-byte lines. Panels are stored quad-position major: panel i (0..3) of every quad of 4 panels, quad after quad, then the
-// next i. A tile of 4 panels reads 4 streams that continue into the next tile's 4 panels (the software
-// prefetch runs ahead across the tile boundary) rather than 4 streams restarting at every tile.
+// Each panel is padded to an odd number of 64-byte lines. Panels are stored quad-position major: panel i (0..3)
+// of every quad of 4 panels, quad after quad, then the next i. A tile of 4 panels reads 4 streams that continue
+// into the next tile's 4 panels (the software prefetch runs ahead across the tile boundary) rather than 4
+// streams restarting at every tile.
 
 #include <algorithm>
 #include <cmath>
