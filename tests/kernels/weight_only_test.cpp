@@ -68,6 +68,19 @@ int raw_value(const quantized& q, std::size_t n, std::size_t kk) {
   return is_signed_type(q.type) && nib >= 8 ? nib - 16 : nib;
 }
 
+// q.dequantized from q's values, scales and zero points.
+void dequantize(quantized& q) {
+  const std::size_t g = q.group == 0 ? q.k : q.group, groups = q.k / g;
+  q.dequantized.resize(q.n * q.k);
+  for (std::size_t r = 0; r < q.n; ++r)
+    for (std::size_t c = 0; c < q.k; ++c) {
+      const std::size_t gi = r * groups + c / g;
+      int zp = 0;
+      if (!q.zero_points.empty()) zp = is_signed_type(q.type) ? static_cast<std::int8_t>(q.zero_points[gi]) : q.zero_points[gi];
+      q.dequantized[r * q.k + c] = static_cast<float>(raw_value(q, r, c) - zp) * q.scales[gi];
+    }
+}
+
 // half_scales: every scale an f16 value (the packer then stores f16 headers); else random f32 scales, which
 // are f16 values with probability ~2^-13 each, so the headers stay f32.
 quantized make_quantized(weight_only_type type, std::size_t n, std::size_t kk, std::size_t group, bool affine, std::size_t extra_ld,
@@ -88,14 +101,7 @@ quantized make_quantized(weight_only_type type, std::size_t n, std::size_t kk, s
     const int hi = is_signed_type(type) ? (is_int4(type) ? 7 : 127) : (is_int4(type) ? 15 : 255);
     for (auto& z : q.zero_points) z = static_cast<std::uint8_t>(static_cast<std::int8_t>(uniform(lo, hi)));
   }
-  q.dequantized.resize(n * kk);
-  for (std::size_t r = 0; r < n; ++r)
-    for (std::size_t c = 0; c < kk; ++c) {
-      const std::size_t gi = r * groups + c / g;
-      int zp = 0;
-      if (affine) zp = is_signed_type(type) ? static_cast<std::int8_t>(q.zero_points[gi]) : q.zero_points[gi];
-      q.dequantized[r * kk + c] = static_cast<float>(raw_value(q, r, c) - zp) * q.scales[gi];
-    }
+  dequantize(q);
   return q;
 }
 
@@ -261,6 +267,28 @@ TEST_CASE("weight_only: x on the s8 grid gives the reference within f32 rounding
           INFO("type " << static_cast<int>(type) << (affine ? " affine" : " symmetric") << " k=" << sc.k << " group=" << sc.group << " m=" << m);
           check_problem(q, m, grid_x(m, sc.k, sc.k), sc.k, bias.data(), true, isas);
         }
+}
+
+// The largest integer sums the kernels form: every code at the top of its range (each nibble the kernels
+// multiply is 15) against x at +-127 throughout, over chunks of 128 k. AVX2 keeps the pair sums of 4 blocks in
+// s16 (weight_only__tile.inc: at most 8 x 2 x 15 x 127 = 30480); one block more would overflow here.
+TEST_CASE("weight_only: codes and x at their extremes overflow no intermediate sum", "[kernels][weight_only]") {
+  const auto isas = runnable_isas();
+  for (weight_only_type type : all_types)
+    for (const shape_case sc : {shape_case{128, 128}, shape_case{128, 384}, shape_case{0, 300}, shape_case{32, 96}})
+      for (const int sign : {1, -1}) {
+        const std::size_t n = 21;
+        quantized q = make_quantized(type, n, sc.k, sc.group, false, 0);
+        // The kernels' codes are s4 + 8, u4, s8 + 128, u8: all 15 (int4) or 255 (int8) for values 7 / 15 / 127 / 255.
+        const std::uint8_t byte = type == weight_only_type::s4 ? 0x77 : type == weight_only_type::s8 ? 0x7F : 0xFF;
+        std::fill(q.values.begin(), q.values.end(), byte);
+        dequantize(q);
+        for (const std::size_t m : {std::size_t{1}, std::size_t{3}}) {
+          const std::vector<float> x(m * sc.k, 0.5f * static_cast<float>(127 * sign));  // s8 127 * sign, scale 0.5
+          INFO("type " << static_cast<int>(type) << " k=" << sc.k << " group=" << sc.group << " x sign " << sign << " m=" << m);
+          check_problem(q, m, x, sc.k, nullptr, true, isas);
+        }
+      }
 }
 
 // The packed form read back byte by byte, for every compiled ISA (packing needs no CPU support): each panel is

@@ -24,6 +24,7 @@ struct wo_vec {
   static constexpr bool wide = false;
   static constexpr bool hi_in_place = false;  // vpmaddubsw: 240 x 127 x 2 would saturate s16
   static constexpr bool direct_u8 = false;
+  static constexpr bool s16_pairs = true;  // see wo_s16_run in weight_only__tile.inc
   using iv = __m256i;
   using xv = __m256i;
   using fv = __m256;
@@ -39,6 +40,9 @@ struct wo_vec {
   static iv dot4(iv acc, iv w, xv x) noexcept {
     return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1)));
   }
+  static iv pairs(iv w, xv x) noexcept { return _mm256_maddubs_epi16(w, x); }
+  static iv add16(iv a, iv b) noexcept { return _mm256_add_epi16(a, b); }
+  static iv widen(iv a) noexcept { return _mm256_madd_epi16(a, _mm256_set1_epi16(1)); }
   static iv iadd(iv a, iv b) noexcept { return _mm256_add_epi32(a, b); }
   static iv shl4(iv a) noexcept { return _mm256_slli_epi32(a, 4); }
   static iv hi4x16(iv w) noexcept { return w; }  // unused (hi_in_place is false)

@@ -23,6 +23,7 @@
     static constexpr bool wide = true;                                                                               \
     static constexpr bool hi_in_place = Vnni; /* vpmaddubsw: 240 x 127 x 2 would saturate s16 */                     \
     static constexpr bool direct_u8 = Vnni;                                                                          \
+    static constexpr bool s16_pairs = false; /* the s32 path (wo_s16_run is AVX2's) */                              \
     using iv = __m512i;                                                                                              \
     using xv = __m512i;                                                                                              \
     using fv = __m512;                                                                                               \

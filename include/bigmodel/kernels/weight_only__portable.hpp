@@ -19,6 +19,7 @@ struct wo_vec {
   static constexpr bool wide = false;
   static constexpr bool direct_u8 = true;
   static constexpr bool hi_in_place = true;
+  static constexpr bool s16_pairs = false;
   using iv = std::int32_t;
   using fv = float;
   struct xv {
@@ -73,6 +74,7 @@ struct wo_vec {
   static constexpr bool wide = false;
   static constexpr bool direct_u8 = true;
   static constexpr bool hi_in_place = true;
+  static constexpr bool s16_pairs = false;
   struct xv {
     iv v[4];
   };
