@@ -2,6 +2,7 @@
 // AVX2 weight-only kernel: 8 columns per ymm. vpmaddubsw multiplies u8 codes by s8 x in pairs into s16 and
 // vpmaddwd by ones widens the pair sums to s32. For int4 codes (0..15) a pair is at most 2 * 15 * 127, far
 // from saturation; int8 codes are split into nibbles (u = 16 * hi + lo) so the same holds -- exact for all inputs.
+// The pair sums of 4 blocks add up in s16 before one vpmaddwd widens them (s16_pairs, weight_only__tile.inc).
 
 #include "isa.hpp"
 #if BIGMODEL_KERNELS_X86
