@@ -30,9 +30,11 @@ pool_io<T> pool_setup(const Op& op, kernel_context& c) {
   return {tx.template span<T>(), y, win, tx.dim(0) * tx.dim(1), h, w};
 }
 
-template <class T, class Op, class Init, class Step, class Finish>
-void pool2d(const Op& op, kernel_context& c, Init init, Step step, Finish finish) {
-  const auto io = pool_setup<T>(op, c);
+// AveragePool: the mean over the window's in-bounds taps, or over the taps inside the padded input
+// (count_include_pad); padding counts as zeros.
+inline void average_pool2d(const ops::average_pool& op, kernel_context& c) {
+  const bool include_pad = op.count_include_pad != 0;
+  const auto io = pool_setup<float>(op, c);
   const auto x = io.x;
   const auto y = io.y;
   const auto& win = io.win;
@@ -49,16 +51,16 @@ void pool2d(const Op& op, kernel_context& c, Init init, Step step, Finish finish
   interior(win.pl, win.sw, win.kw, win.dw, w, win.ow, x0, x1);
   const std::int64_t full = win.kh * win.kw;
   for (std::int64_t p = 0; p < planes; ++p) {
-    const T* src = x.data() + p * h * w;
-    T* dst = y.data() + p * win.oh * win.ow;
+    const float* src = x.data() + p * h * w;
+    float* dst = y.data() + p * win.oh * win.ow;
     for (std::int64_t oy = 0; oy < win.oh; ++oy)
       for (std::int64_t ox = 0; ox < win.ow; ++ox) {
-        auto acc = init();
+        float acc = 0.0f;
         if (oy >= y0 && oy < y1 && ox >= x0 && ox < x1) {
-          const T* s = src + (oy * win.sh - win.pt) * w + (ox * win.sw - win.pl);
+          const float* s = src + (oy * win.sh - win.pt) * w + (ox * win.sw - win.pl);
           for (std::int64_t ky = 0; ky < win.kh; ++ky)
-            for (std::int64_t kx = 0; kx < win.kw; ++kx) step(acc, s[ky * win.dh * w + kx * win.dw]);
-          dst[oy * win.ow + ox] = finish(acc, full, full);
+            for (std::int64_t kx = 0; kx < win.kw; ++kx) acc += s[ky * win.dh * w + kx * win.dw];
+          dst[oy * win.ow + ox] = acc / static_cast<float>(full);
           continue;
         }
         std::int64_t inside = 0, padded = 0;
@@ -67,12 +69,18 @@ void pool2d(const Op& op, kernel_context& c, Init init, Step step, Finish finish
             const std::int64_t iy = oy * win.sh - win.pt + ky * win.dh, ix = ox * win.sw - win.pl + kx * win.dw;
             if (iy < h + win.pb && ix < w + win.pr && iy >= -win.pt && ix >= -win.pl) ++padded;
             if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
-            step(acc, src[iy * w + ix]);
+            acc += src[iy * w + ix];
             ++inside;
           }
-        dst[oy * win.ow + ox] = finish(acc, inside, padded);
+        dst[oy * win.ow + ox] = acc / static_cast<float>(std::max<std::int64_t>(include_pad ? padded : inside, 1));
       }
   }
+}
+
+// The max of a 2x2 window (rows a and b, columns j and j + 1), from the type's lowest value: NaNs never win.
+template <class T>
+T max_2x2(T lowest, const T* a, const T* b, std::int64_t j) {
+  return std::max(std::max(std::max(std::max(lowest, a[j]), a[j + 1]), b[j]), b[j + 1]);
 }
 
 // In-bounds kernel taps [lo, hi) of a window starting at `start` (negative: in the padding) along an axis of
@@ -114,8 +122,7 @@ void max_pool2d(const ops::max_pool& op, kernel_context& c) {
       const T* a = x.data() + 2 * r * w;
       const T* b = a + w;
       T* o = y.data() + r * ow;
-      for (std::int64_t i = 0; i < ow; ++i)
-        o[i] = std::max(std::max(std::max(std::max(lowest, a[2 * i]), a[2 * i + 1]), b[2 * i]), b[2 * i + 1]);
+      for (std::int64_t i = 0; i < ow; ++i) o[i] = max_2x2(lowest, a, b, 2 * i);
     }
     return;
   }
@@ -146,13 +153,9 @@ void max_pool2d(const ops::max_pool& op, kernel_context& c) {
       T* o = out + x0;
       const std::int64_t m = x1 - x0;
       if (win.sw == 2)
-        for (std::int64_t i = 0; i < m; ++i)
-          o[i] = std::max(std::max(std::max(std::max(lowest, a[2 * i]), a[2 * i + 1]), b[2 * i]), b[2 * i + 1]);
+        for (std::int64_t i = 0; i < m; ++i) o[i] = max_2x2(lowest, a, b, 2 * i);
       else
-        for (std::int64_t i = 0; i < m; ++i) {
-          const std::int64_t j = i * win.sw;
-          o[i] = std::max(std::max(std::max(std::max(lowest, a[j]), a[j + 1]), b[j]), b[j + 1]);
-        }
+        for (std::int64_t i = 0; i < m; ++i) o[i] = max_2x2(lowest, a, b, i * win.sw);
       for (std::int64_t ox = x1; ox < win.ow; ++ox) any(ox);
     }
   }
@@ -171,12 +174,8 @@ inline void run(const ops::max_pool& op, kernel_context& c) {
 }
 
 inline void run(const ops::average_pool& op, kernel_context& c) {
-  const bool include_pad = op.count_include_pad != 0;
   (void)c.f32(0);  // checks the input is f32
-  pool2d<float>(op, c, [] { return 0.0f; }, [](float& a, float v) { a += v; },
-         [=](float a, std::int64_t inside, std::int64_t padded) {
-           return a / static_cast<float>(std::max<std::int64_t>(include_pad ? padded : inside, 1));
-         });
+  average_pool2d(op, c);
 }
 
 inline void run(const ops::global_average_pool&, kernel_context& c) {
