@@ -218,7 +218,9 @@ struct shape_case {
 std::vector<shape_case> shape_cases() {
   // Groups of 32 / 64 / 128 (K a multiple, one group or several), and per channel (group 0 or K, any K:
   // odd K gives a half-used last int4 byte; K > 128 gives several chunks per group, with a tail chunk).
-  std::vector<shape_case> v{{32, 32}, {32, 96}, {64, 64}, {64, 192}, {128, 128}, {128, 384},
+  // Groups of 24 and 40 straddle the AVX2 kernel's 4-block s16 run (wo_s16_blocks): 3 blocks, the one-run form
+  // of the tile; 5 blocks, a whole run and a run of one.
+  std::vector<shape_case> v{{32, 32}, {32, 96}, {64, 64}, {64, 192}, {128, 128}, {128, 384}, {24, 72}, {40, 80},
                             {0, 1},   {0, 7},   {0, 100}, {0, 301}, {300, 300}};
   if (!small_sample) v.push_back({0, 1001});
   return v;
