@@ -1,6 +1,8 @@
 // bench_sgemm: our fp32 GEMM (kernels/sgemm.hpp, no -m flags: run-time dispatch) against Eigen compiled with
 // -march=native (eigen_bench.cpp), one thread. Ours runs with B packed once ("packed") and with B raw, packed on
-// every call ("raw"); Eigen gets B as it is.
+// every call ("raw"); Eigen gets B as it is. "bf16" is the bf16 GEMM (kernels/bf16_gemm.hpp) on the same B
+// rounded to bf16 and packed once: vdpbf16ps where the CPU has AVX-512 BF16 (label "avx512bf16"), else its
+// portable loop (label "portable").
 //
 //   taskset -c 0 ./bench_sgemm --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 //
@@ -8,6 +10,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <bigmodel/kernels/bf16_gemm.hpp>
 #include <bigmodel/kernels/sgemm.hpp>
 
 #include <cstdlib>
@@ -44,6 +47,19 @@ void ours(benchmark::State& state, shape s, bool packed) {
   bench::set_ops(state, s);
 }
 
+void ours_bf16(benchmark::State& state, shape s) {
+  const auto a = random_floats(s.m * s.k, 1), b = random_floats(s.k * s.n, 2);
+  std::vector<float> c(s.m * s.n);
+  const k::packed_bf16_weights p = k::pack_bf16_weights(b.data(), s.k, s.n, s.n, k::weight_layout::k_by_n);
+  for (auto _ : state) {
+    k::bf16_gemm(s.m, a.data(), s.k, p, c.data(), s.n);
+    benchmark::DoNotOptimize(c.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetLabel(k::bf16_dot_native() ? "avx512bf16" : "portable");
+  bench::set_ops(state, s);
+}
+
 void eigen(benchmark::State& state, shape s) {
   bench::eigen_matmul mm(s);
   for (auto _ : state) mm.run();
@@ -54,6 +70,7 @@ const bool registered = [] {
   for (const shape& s : shapes) {
     benchmark::RegisterBenchmark(bench::name("sgemm/ours_packed", s).c_str(), ours, s, true)->UseRealTime();
     benchmark::RegisterBenchmark(bench::name("sgemm/ours_raw", s).c_str(), ours, s, false)->UseRealTime();
+    benchmark::RegisterBenchmark(bench::name("sgemm/ours_bf16", s).c_str(), ours_bf16, s)->UseRealTime();
     benchmark::RegisterBenchmark(bench::name("sgemm/eigen_native", s).c_str(), eigen, s)->UseRealTime();
   }
   return true;

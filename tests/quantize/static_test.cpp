@@ -426,6 +426,52 @@ TEST_CASE("weight-only kernel in the runtime: layers with a fused ReLU run on it
   CHECK(rel_l2(y_slow16, y_slow) < 1e-2);  // the scales moved by at most 2^-10 relative
 }
 
+TEST_CASE("bf16 weights in the runtime: MatMul / Gemm run on the bf16 GEMM where the CPU has AVX-512 BF16") {
+  for (const fixture& f : {fixture{"digits_mlp", "digits_mlp.opset17.onnx"}, fixture{"tiny_encoder", "tiny_encoder.opset17.onnx"}}) {
+    INFO(f.file);
+    auto g = io::load_onnx<quant::quant_op_set>(f.dir() / f.file);
+    g |= passes::optimize(passes::level::extended, runtime::kernel_evaluator{});
+    g |= passes::quantize_weights_as<bf16>();
+    runtime::plan_options on, off;
+    on.bf16_dot_products = true;
+    off.bf16_dot_products = false;
+    basic_session<quant::quant_op_set> fast(g, on), slow(g, off);
+    std::size_t on_kernel = 0, relu_on_kernel = 0, casts = 0, casts_fast = 0;
+    for (const auto& st : fast.plan()->steps) {
+      if (st.bf16) ++on_kernel, relu_on_kernel += st.bf16->relu ? 1 : 0;
+      if (std::holds_alternative<ops::cast>(st.op)) ++casts_fast;
+    }
+    for (const auto& st : slow.plan()->steps) {
+      CHECK_FALSE(st.bf16);
+      if (std::holds_alternative<ops::cast>(st.op)) ++casts;
+    }
+    const named_tensors feeds{{fast.input_names().at(0), f.x()}};
+    const auto y_fast = fast.run(feeds)[0], y_slow = slow.run(feeds)[0];
+    const double rel = rel_l2(y_fast, y_slow), rel_fp32 = rel_l2(y_fast, f.fp32()), rel_slow = rel_l2(y_slow, f.fp32());
+    if (!kernels::bf16_dot_native()) {
+      WARN("this CPU has no AVX-512 BF16: bf16 weights run on the f32 path");
+      CHECK(on_kernel == 0);
+      CHECK(y_fast == y_slow);
+      continue;
+    }
+    std::printf("%-28s bf16 weights: %zu of %zu Cast steps replaced by the bf16 GEMM; rel L2 vs the f32 path %.2e, "
+                "vs fp32 %.2e (f32 path %.2e); acc %.4f (f32 path %.4f)\n",
+                f.file.c_str(), casts - casts_fast, casts, rel, rel_fp32, rel_slow, accuracy(y_fast, f.y()), accuracy(y_slow, f.y()));
+    CHECK(on_kernel == casts);  // every bf16 weight feeds a MatMul / Gemm the kernel takes
+    CHECK(casts_fast == 0);
+    if (f.model == "digits_mlp") CHECK(relu_on_kernel == 2);
+    // A rounded to bf16 adds about as much error as the bf16 weights did: same order, same accuracy.
+    CHECK(rel < 1e-2);
+    CHECK(rel_fp32 < 2 * rel_slow + 2e-3);
+    CHECK(accuracy(y_fast, f.y()) == Approx(accuracy(y_slow, f.y())).margin(0.0056));
+    // The ISA forced below AVX-512 after the session was built: the same plan runs the portable loop, same sums.
+    REQUIRE(kernels::force_isa(kernels::isa::avx2) == kernels::status::ok);
+    const auto y_portable = fast.run(feeds)[0];
+    (void)kernels::force_isa(std::nullopt);
+    CHECK(rel_l2(y_portable, y_fast) < 1e-6);
+  }
+}
+
 TEST_CASE("StaticConv: the CNN's QDQ Conv layers run on the int8 GEMM, outputs match the QDQ graph, saved and reloaded") {
   const fixture f{"digits_cnn", "digits_cnn.opset17.onnx"};
   auto g = io::load_onnx<quant::quant_op_set>(f.dir() / f.file);

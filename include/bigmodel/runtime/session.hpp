@@ -27,6 +27,7 @@
 #include "kernel_context.hpp"
 #include "kernels/all.hpp"
 #include "profile.hpp"
+#include "bf16_linear.hpp"
 #include "weight_only_linear.hpp"
 
 namespace bigmodel {
@@ -69,6 +70,10 @@ struct plan_options {
   // default path, which dequantizes to f32 at every run and equals fake quantization bit for bit.
   // Default: on when the environment has BIGMODEL_WEIGHT_ONLY_KERNEL=1.
   bool weight_only_kernel = env_weight_only_kernel();
+  // Run bf16-weight MatMul / Gemm (Cast<f32> of a constant bf16 B) on kernels::bf16_gemm -- vdpbf16ps, A rounded
+  // to bf16 (bf16_linear.hpp) -- when the CPU has AVX-512 BF16 at build time. False keeps the f32 path (B widened
+  // to f32 once, A in f32). Default: on.
+  bool bf16_dot_products = true;
 
   [[nodiscard]] static bool env_weight_only_kernel() noexcept {
     const char* v = std::getenv("BIGMODEL_WEIGHT_ONLY_KERNEL");
@@ -88,6 +93,8 @@ struct plan {
     std::shared_ptr<const void> prepared;  // from kernels::prepare(op, constant inputs), e.g. packed weights
     // A weight-only quantized MatMul / Gemm (weight_only_linear.hpp): runs this instead of the op.
     std::shared_ptr<const weight_only_linear> weight_only;
+    // A bf16-weight MatMul / Gemm (bf16_linear.hpp): runs this instead of the op.
+    std::shared_ptr<const bf16_linear> bf16;
     std::vector<int> release;  // slots whose value is dead after this step (its buffer goes back to the pool)
   };
   struct input_slot {
@@ -120,11 +127,16 @@ struct plan {
     if (opt.weight_only_kernel)
       for (auto n : g.nodes())
         if (auto w = match_weight_only_linear(g, n, skipped)) weight_only.emplace(n.index, std::move(w));
+    std::unordered_map<std::uint32_t, std::shared_ptr<const bf16_linear>> bf16_steps;
+    if (opt.bf16_dot_products && ::bigmodel::kernels::bf16_dot_native())
+      for (auto n : g.nodes())
+        if (auto w = match_bf16_linear(g, n, skipped)) bf16_steps.emplace(n.index, std::move(w));
     for (auto n : topological_order(g)) {
       if (std::find(skipped.begin(), skipped.end(), n) != skipped.end()) continue;
       const auto& nd = g.at(n);
-      step s{nd.op, {}, {}, g.describe(n), false, {}, {}, {}};
+      step s{nd.op, {}, {}, g.describe(n), false, {}, {}, {}, {}};
       if (auto it = weight_only.find(n.index); it != weight_only.end()) s.weight_only = it->second;
+      if (auto it = bf16_steps.find(n.index); it != bf16_steps.end()) s.bf16 = it->second;
       std::visit([&](const auto& op) {
         using Op = std::decay_t<decltype(op)>;
         if constexpr (std::is_same_v<Op, ops::opaque>)
@@ -138,7 +150,7 @@ struct plan {
                     std::is_same_v<Op, ops::cast> || std::is_same_v<Op, ops::constant> ||
                     std::is_same_v<Op, ops::reduce_mean> || std::is_same_v<Op, ops::reduce_sum>;
       }, nd.op);
-      if (!s.weight_only) std::visit([&](const auto& op) {
+      if (!s.weight_only && !s.bf16) std::visit([&](const auto& op) {
         if constexpr (requires(std::vector<const dynamic_tensor*> c) { kernels::prepare(op, c); }) {
           std::vector<const dynamic_tensor*> constants;
           for (auto v : nd.inputs) constants.push_back(g.constant_value(v));
@@ -221,6 +233,7 @@ class basic_session {
     for (const auto& st : plan_->steps) {
       std::string op(op_type_name(st.op));
       if (st.weight_only) op += " [weight-only]";
+      if (st.bf16) op += " [bf16]";
       profile_.steps.push_back({st.where, std::move(op), 0, 0.0});
     }
   }
@@ -245,6 +258,7 @@ class basic_session {
       ctx.where = &st.where;
       ctx.prepared = st.prepared.get();
       if (st.weight_only) st.weight_only->run(ctx);
+      else if (st.bf16) st.bf16->run(ctx);
       else std::visit([&](const auto& op) { dispatch(op, ctx); }, st.op);
       for (int s : st.release) pool_.give(std::move(slots_[static_cast<std::size_t>(s)]));
       if (profiling_) {

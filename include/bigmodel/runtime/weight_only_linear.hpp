@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "../graph/computation_graph.hpp"
@@ -24,6 +25,25 @@
 #include "kernel_context.hpp"
 
 namespace bigmodel::runtime {
+
+namespace detail {
+
+// A linear step's f32 input [..., K] (checked), its output [..., N] and M = the product of the leading dims.
+struct linear_io {
+  std::span<const float> x;
+  std::span<float> y;
+  std::size_t m;
+};
+inline linear_io linear_io_of(kernel_context& c, std::size_t k, std::size_t n) {
+  const auto& a = c.in(0);
+  const auto x = c.f32(0);
+  c.check(a.rank() >= 1 && static_cast<std::size_t>(a.dim(a.rank() - 1)) == k, "activation width does not match the weights' K");
+  shape_t os = a.shape();
+  os.back() = static_cast<std::int64_t>(n);
+  return {x, c.out(0, dtype::f32, os).mutable_span<float>(), x.size() / k};
+}
+
+}  // namespace detail
 
 // What a matched MatMul / Gemm step runs with: the weights in the caller's layout (N x K codes, kept to repack
 // when the active ISA changes after the session was built) and packed for the ISA active at load.
@@ -40,13 +60,7 @@ struct weight_only_linear {
   }
 
   void run(kernel_context& c) const {
-    const auto& a = c.in(0);
-    const auto x = c.f32(0);
-    c.check(a.rank() >= 1 && static_cast<std::size_t>(a.dim(a.rank() - 1)) == k, "activation width does not match the weights' K");
-    shape_t os = a.shape();
-    os.back() = static_cast<std::int64_t>(n);
-    auto y = c.out(0, dtype::f32, os).mutable_span<float>();
-    const std::size_t m = x.size() / k;
+    const auto [x, y, m] = detail::linear_io_of(c, k, n);
     const float* b = bias.empty() ? nullptr : bias.data();
     const ::bigmodel::kernels::weight_only_options opt{.precise = true, .exec = c.execution()};
     if (packed.target() == ::bigmodel::kernels::active_isa()) {
