@@ -90,11 +90,12 @@ inline constexpr bf16_tile_table bf16_portable_table{bf16_portable_rows<1>(std::
                                                      bf16_portable_rows<2>(std::make_index_sequence<bf16_mr>{}),
                                                      bf16_portable_rows<3>(std::make_index_sequence<bf16_mr>{})};
 
-[[nodiscard]] inline const bf16_tile_table& bf16_table_now() noexcept {
+[[nodiscard]] inline const bf16_tile_table& bf16_native_table() noexcept {
 #if BIGMODEL_KERNELS_X86
-  if (bf16_dot_native()) return bf16_avx512::bf16_table;
-#endif
+  return bf16_avx512::bf16_table;
+#else
   return bf16_portable_table;
+#endif
 }
 
 inline constexpr std::size_t bf16_kc_pairs = 128;  // K block (256 k) when row tiles reuse B
@@ -229,12 +230,18 @@ inline void bf16_gemm(std::size_t m, const float* a, std::size_t lda, const pack
   // A in bf16, rows padded to whole pairs (a zero after the last k when K is odd).
   aligned_buffer& scratch = detail::bf16_scratch();
   scratch.reserve(m * pairs * 2 * sizeof(bf16));
-  auto* ah = reinterpret_cast<bf16*>(scratch.data());
-  for (std::size_t i = 0; i < m; ++i) {
-    convert(std::span<const float>(a + i * lda, k), std::span<bf16>(ah + i * pairs * 2, k));
-    if (k % 2 != 0) ah[i * pairs * 2 + k] = bf16{};
+  const bool native = bf16_dot_native();
+#if BIGMODEL_KERNELS_X86
+  if (native) bf16_avx512::bf16_convert_rows(a, lda, m, k, reinterpret_cast<std::uint16_t*>(scratch.data()), pairs * 2);
+#endif
+  if (!native) {
+    auto* ah = reinterpret_cast<bf16*>(scratch.data());
+    for (std::size_t i = 0; i < m; ++i) {
+      convert(std::span<const float>(a + i * lda, k), std::span<bf16>(ah + i * pairs * 2, k));
+      if (k % 2 != 0) ah[i * pairs * 2 + k] = bf16{};
+    }
   }
-  detail::bf16_run(detail::bf16_table_now(), m, n, pairs, reinterpret_cast<const std::uint16_t*>(scratch.data()), b.data(), c, ldc, ep, exec);
+  detail::bf16_run(native ? detail::bf16_native_table() : detail::bf16_portable_table, m, n, pairs, reinterpret_cast<const std::uint16_t*>(scratch.data()), b.data(), c, ldc, ep, exec);
 }
 
 }  // namespace bigmodel::kernels

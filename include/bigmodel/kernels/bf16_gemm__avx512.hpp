@@ -65,6 +65,30 @@ inline void bf16_tile(const detail::bf16_tile_args& t) noexcept {
   }
 }
 
+// Rows of A (m x k, lda) to bf16 rows of 2 * ceil(k / 2) elements (ld_out), the pad after an odd k zero:
+// vcvtne2ps2bf16 rounds to nearest even like to_bf16 and keeps NaN a NaN; it flushes subnormals to zero, which
+// vdpbf16ps would do with them anyway, so the products are those of the exact conversion.
+inline void bf16_convert_rows(const float* a, std::size_t lda, std::size_t m, std::size_t k, std::uint16_t* out,
+                              std::size_t ld_out) noexcept {
+  for (std::size_t i = 0; i < m; ++i) {
+    const float* src = a + i * lda;
+    std::uint16_t* dst = out + i * ld_out;
+    std::size_t j = 0;
+    for (; j + 32 <= k; j += 32) {
+      const __m512bh v = _mm512_cvtne2ps_pbh(_mm512_loadu_ps(src + j + 16), _mm512_loadu_ps(src + j));
+      _mm512_storeu_si512(dst + j, (__m512i)v);
+    }
+    if (j < k) {  // the tail and the pad: masked loads give zeros past k
+      const std::size_t rest = k - j, lo = rest < 16 ? rest : 16, hi = rest - lo;
+      const __m512 vlo = _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << lo) - 1u), src + j);
+      const __m512 vhi = _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << hi) - 1u), src + j + 16);
+      const std::size_t stored = rest + (rest % 2);
+      _mm512_mask_storeu_epi16(dst + j, static_cast<__mmask32>((std::uint64_t{1} << stored) - 1u),
+                               (__m512i)_mm512_cvtne2ps_pbh(vhi, vlo));
+    }
+  }
+}
+
 template <std::size_t NV, std::size_t... R>
 constexpr std::array<detail::bf16_tile_fn, detail::bf16_mr> bf16_rows(std::index_sequence<R...>) noexcept {
   return {&bf16_tile<R + 1, NV>...};
