@@ -22,13 +22,15 @@
 namespace cli {
 
 // A session that runs quantized models on the fused int8 kernels (DynamicLinear, StaticLinear, the weight-only
-// kernel); fp32 models run as they are. The file on disk stays standard ONNX.
+// kernel, the bf16 GEMM for bf16 weights where the CPU has AVX-512 BF16); fp32 models run as they are. The file
+// on disk stays standard ONNX.
 using run_ops = bigmodel::quant::quant_op_set;
 inline bigmodel::basic_session<run_ops> make_run_session(const std::string& path) {
   auto g = bigmodel::io::load_onnx<run_ops>(path);
   (void)bigmodel::quant::use_fast_paths(g);
   bigmodel::runtime::plan_options opt;
   opt.weight_only_kernel = true;
+  opt.bf16_dot_products = true;
   return bigmodel::basic_session<run_ops>(g, opt);
 }
 

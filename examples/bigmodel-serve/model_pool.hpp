@@ -35,7 +35,7 @@ class model_pool {
     for (auto v : g.graph_inputs())
       if (!g.at(v).initializer) inputs_.push_back(describe(g.at(v)));
     for (auto v : g.graph_outputs()) outputs_.push_back(describe(g.at(v)));
-    const auto plan = std::make_shared<const served_session::plan_type>(g, bigmodel::runtime::plan_options{.weight_only_kernel = true});
+    const auto plan = std::make_shared<const served_session::plan_type>(g, bigmodel::runtime::plan_options{.weight_only_kernel = true, .bf16_dot_products = true});
     for (std::size_t i = 0; i < std::max<std::size_t>(sessions, 1); ++i) {
       idle_.push_back(std::make_unique<served_session>(plan));
     }

@@ -9,8 +9,8 @@
 // any other fused activation keeps the node on the f32 path.
 //
 // Numerics: the f32 path computes with the same bf16 weights widened to f32 and A in f32; this one rounds A to
-// bf16 too (relative 2^-9 per element), the usual contract of bf16 inference. plan_options::bf16_dot_products
-// = false keeps the f32 path.
+// bf16 too (relative 2^-9 per element), the usual contract of bf16 inference. Opt in with
+// plan_options::bf16_dot_products = true (bigmodel-opt and bigmodel-serve do).
 
 #include <cstddef>
 #include <cstdint>
