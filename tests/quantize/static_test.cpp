@@ -469,6 +469,12 @@ TEST_CASE("bf16 weights in the runtime: MatMul / Gemm run on the bf16 GEMM where
     const auto y_portable = fast.run(feeds)[0];
     (void)kernels::force_isa(std::nullopt);
     CHECK(rel_l2(y_portable, y_fast) < 1e-6);
+    // An input one feature short: a bigmodel::error (never a read past the row), with the bf16 steps in the plan.
+    const auto& x = f.x();
+    shape_t bad_shape = x.shape();
+    bad_shape.back() -= 1;
+    const named_tensors bad{{fast.input_names().at(0), dynamic_tensor(dtype::f32, bad_shape)}};
+    CHECK_THROWS_AS(fast.run(bad), bigmodel::error);
   }
 }
 
