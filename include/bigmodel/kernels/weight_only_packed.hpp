@@ -45,9 +45,12 @@
 #include "gemm_config.hpp"
 #include "isa.hpp"
 
-// Bytes ahead of the current block of each panel that the weight-only kernel prefetches (tuning knob).
+// Bytes ahead of the current block of each panel that the weight-only kernel prefetches (tuning knob). 3 KiB:
+// on a quiet Zen 4 core it beat 1, 2, 4 and 8 KiB at every M (1-8) and shape, AVX-512 and AVX2 kernels alike
+// (benchmarks/RESULTS.md, "Prefetch distance"); 1 KiB had been chosen on a loaded machine where the
+// differences were within the noise.
 #ifndef BIGMODEL_WO_PREFETCH
-#define BIGMODEL_WO_PREFETCH 1024
+#define BIGMODEL_WO_PREFETCH 3072
 #endif
 
 namespace bigmodel::kernels {
