@@ -34,7 +34,7 @@ struct bf16_linear {
   void run(kernel_context& c) const {
     const auto [x, y, m] = detail::linear_io_of(c, k, n);
     ::bigmodel::kernels::bf16_gemm(m, x.data(), k, packed, y.data(), n,
-                                   {.alpha = alpha, .bias = bias.empty() ? nullptr : bias.data(), .relu = relu},
+                                   {.alpha = alpha, .bias = c.bias ? c.bias : bias.empty() ? nullptr : bias.data(), .relu = relu},
                                    c.execution());
   }
 };

@@ -80,6 +80,9 @@ class kernel_context {
   std::vector<dynamic_tensor*> outputs;
   const std::string* where = nullptr;  // "node 'x' (Gemm)"
   const void* prepared = nullptr;       // what the op's prepare() made once per plan (packed weights...)
+  // A MatMul's bias, one value per output column, that the plan took from the Add after it (bias_add.hpp): the
+  // kernel adds it in its epilogue. Null for every other step.
+  const float* bias = nullptr;
   // The session's threading hook (basic_session::set_execution); kernels pass it to the GEMMs and split
   // independent work (attention heads) over it. Empty: everything runs on the calling thread.
   const ::bigmodel::kernels::execution* exec = nullptr;

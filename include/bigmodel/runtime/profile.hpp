@@ -18,7 +18,7 @@ namespace bigmodel::runtime {
 
 struct step_profile {
   std::string where;  // "node 'x' (MatMul)"
-  std::string op;     // op type, with the kernel variant: "MatMul", "MatMul [weight-only]"
+  std::string op;     // op type, with the kernel variant: "MatMul", "MatMul [weight-only]", "MatMul + Add"
   std::int64_t calls = 0;
   double seconds = 0.0;
 };

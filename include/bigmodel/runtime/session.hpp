@@ -28,6 +28,7 @@
 #include "kernels/all.hpp"
 #include "profile.hpp"
 #include "bf16_linear.hpp"
+#include "bias_add.hpp"
 #include "weight_only_linear.hpp"
 
 namespace bigmodel {
@@ -75,6 +76,9 @@ struct plan_options {
   // BF16 at build time. Off, the f32 path runs (B widened to f32, A in f32: fake quantization bit for bit).
   // Default: off, as the weight-only kernel (bigmodel-opt and bigmodel-serve turn both on).
   bool bf16_dot_products = false;
+  // Run the bias Add after a MatMul with constant weights (f32, weight-only or bf16) in the MatMul's GEMM epilogue
+  // (bias_add.hpp): the same outputs bit for bit, one pass over the output less. Off: the Add runs as its own step.
+  bool fuse_bias_add = true;
 
   [[nodiscard]] static bool env_weight_only_kernel() noexcept {
     const char* v = std::getenv("BIGMODEL_WEIGHT_ONLY_KERNEL");
@@ -96,6 +100,9 @@ struct plan {
     std::shared_ptr<const weight_only_linear> weight_only;
     // A bf16-weight MatMul / Gemm (bf16_linear.hpp): runs this instead of the op.
     std::shared_ptr<const bf16_linear> bf16;
+    // The bias of the Add after this MatMul (bias_add.hpp), added in the GEMM's epilogue; the step writes the
+    // Add's output and the Add has no step.
+    std::shared_ptr<const std::vector<float>> bias;
     std::vector<int> release;  // slots whose value is dead after this step (its buffer goes back to the pool)
   };
   struct input_slot {
@@ -132,10 +139,21 @@ struct plan {
     if (opt.bf16_dot_products && ::bigmodel::kernels::bf16_dot_native())
       for (auto n : g.nodes())
         if (auto w = match_bf16_linear(g, n, skipped)) bf16_steps.emplace(n.index, std::move(w));
+    std::unordered_map<std::uint32_t, absorbed_bias> biases;  // MatMul node -> the Add it absorbs
+    if (opt.fuse_bias_add)
+      for (auto n : g.nodes()) {
+        std::size_t cols = 0;  // N of a weight-only / bf16 step's weights (else B must be a constant f32)
+        if (auto it = weight_only.find(n.index); it != weight_only.end()) cols = it->second->n;
+        if (auto it = bf16_steps.find(n.index); it != bf16_steps.end()) cols = it->second->n;
+        if (auto b = match_bias_add(g, n, cols)) {
+          skipped.push_back(b->add);
+          biases.emplace(n.index, std::move(*b));
+        }
+      }
     for (auto n : topological_order(g)) {
       if (std::find(skipped.begin(), skipped.end(), n) != skipped.end()) continue;
       const auto& nd = g.at(n);
-      step s{nd.op, {}, {}, g.describe(n), false, {}, {}, {}, {}};
+      step s{nd.op, {}, {}, g.describe(n), false, {}, {}, {}, {}, {}};
       if (auto it = weight_only.find(n.index); it != weight_only.end()) s.weight_only = it->second;
       if (auto it = bf16_steps.find(n.index); it != bf16_steps.end()) s.bf16 = it->second;
       std::visit([&](const auto& op) {
@@ -159,7 +177,12 @@ struct plan {
         }
       }, nd.op);
       for (auto v : nd.inputs) s.inputs.push_back(slot(v));
-      for (auto v : nd.outputs) s.outputs.push_back(slot(v));
+      if (auto it = biases.find(n.index); it != biases.end()) {
+        s.bias = it->second.values;
+        s.outputs.push_back(slot(it->second.output));
+      } else {
+        for (auto v : nd.outputs) s.outputs.push_back(slot(v));
+      }
       steps.push_back(std::move(s));
     }
     for (auto v : g.graph_outputs()) outputs.emplace_back(g.name_of(v), slot(v));
@@ -235,6 +258,7 @@ class basic_session {
       std::string op(op_type_name(st.op));
       if (st.weight_only) op += " [weight-only]";
       if (st.bf16) op += " [bf16]";
+      if (st.bias) op += " + Add";
       profile_.steps.push_back({st.where, std::move(op), 0, 0.0});
     }
   }
@@ -258,6 +282,7 @@ class basic_session {
       for (int s : st.outputs) ctx.outputs.push_back(s < 0 ? nullptr : &slots_[static_cast<std::size_t>(s)]);
       ctx.where = &st.where;
       ctx.prepared = st.prepared.get();
+      ctx.bias = st.bias ? st.bias->data() : nullptr;
       if (st.weight_only) st.weight_only->run(ctx);
       else if (st.bf16) st.bf16->run(ctx);
       else std::visit([&](const auto& op) { dispatch(op, ctx); }, st.op);

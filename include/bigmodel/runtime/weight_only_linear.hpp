@@ -61,7 +61,7 @@ struct weight_only_linear {
 
   void run(kernel_context& c) const {
     const auto [x, y, m] = detail::linear_io_of(c, k, n);
-    const float* b = bias.empty() ? nullptr : bias.data();
+    const float* b = c.bias ? c.bias : bias.empty() ? nullptr : bias.data();  // c.bias: a MatMul's absorbed Add
     const ::bigmodel::kernels::weight_only_options opt{.precise = true, .exec = c.execution()};
     if (packed.target() == ::bigmodel::kernels::active_isa()) {
       ::bigmodel::kernels::linear_weight_only(m, x.data(), k, packed, b, y.data(), n, opt);

@@ -111,7 +111,9 @@ inline void run(const ops::matmul& op, kernel_context& c) {
   const bool b_shared = std::all_of(p.b_batch_strides.begin(), p.b_batch_strides.end(), [](auto s) { return s == 0; });
   const bool a_dense = p.a_batch_strides.empty() || p.a_batch_strides.back() == 1;
   const auto m = static_cast<std::size_t>(p.m), n = static_cast<std::size_t>(p.n), k = static_cast<std::size_t>(p.k);
-  const bk::sgemm_epilogue ep{.relu = op.act.kind == ops::activation_kind::relu};
+  // c.bias: the Add after this MatMul (bias_add.hpp), given only when there is no fused activation and B is a
+  // constant with N columns.
+  const bk::sgemm_epilogue ep{.bias = c.bias, .relu = op.act.kind == ops::activation_kind::relu};
   const bk::execution& exec = gemm_execution(c);
   const bk::packed_sgemm_weights* packed = b_shared ? usable_packing(c, p.k, p.n) : nullptr;
   // rows x n = A (rows x k, dense) . B matrix `ib`.
