@@ -165,3 +165,29 @@ TEST_CASE("PyTorch's Linear layers on 3-D activations: every bias Add absorbed, 
   for (const auto& st : a.profiling().steps) labelled = labelled || st.op == "MatMul + Add";
   CHECK(labelled);
 }
+
+TEST_CASE("a MatMul with an absorbed bias given an input of the wrong width throws bigmodel::error", "[runtime][bias_add]") {
+  computation_graph g;
+  const auto x = g.add_input("x", dtype::f32, symbolic_shape{"n", "k"});  // the width is the MatMul's to check
+  const auto w = g.add_initializer("w", dynamic_tensor::from<float>({8, 6}, random_values(48, 7)));
+  const auto b = g.add_initializer("b", dynamic_tensor::from<float>({6}, random_values(6, 9)));
+  const auto y = g.add_value("y"), out = g.add_value("out");
+  g.add_node(ops::matmul{}, {x, w}, {y}, "mm");
+  g.add_node(ops::add{}, {y, b}, {out}, "bias");
+  g.mark_output(out);
+  validate(g);
+  const runtime::plan<default_op_set> pl(g);
+  REQUIRE(fused_steps(pl) == 1);
+  for (const shape_t& bad : {shape_t{3, 7}, shape_t{3, 9}, shape_t{3, 0}}) {
+    INFO("input " << to_string(bad));
+    session s(g);
+    dynamic_tensor in(dtype::f32, bad);
+    try {
+      (void)s.run({{"x", in}});
+      FAIL("no error");
+    } catch (const error& e) {
+      INFO(e.what() << " / " << e.context());
+      CHECK(std::string(e.context()).find("'mm'") != std::string::npos);  // names the MatMul node
+    }
+  }
+}
