@@ -13,13 +13,14 @@
 // The epilogue adds the bias to each finished sum, rounded once -- exactly what the Add computed, so outputs are
 // the same bit for bit, with one pass over the output less.
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <vector>
 
 #include "../graph/computation_graph.hpp"
-#include "weight_only_linear.hpp"
+#include "../graph/ops.hpp"
 
 namespace bigmodel::runtime {
 
@@ -47,7 +48,7 @@ std::optional<absorbed_bias> match_bias_add(const basic_computation_graph<OpSet>
       n_cols = static_cast<std::size_t>(b->dim(1));
     }
     const value_id y = outs[0];
-    const auto users = g.consumers_of(y);
+    const auto users = g.consumers_of(y);  // (detail::read_only_by's test, but the reader is not known yet)
     if (g.at(y).is_output || users.size() != 1 || g.template op_as<ops::add>(users[0]) == nullptr) return std::nullopt;
     const node_id a = users[0];
     const auto add_ins = g.inputs(a);
