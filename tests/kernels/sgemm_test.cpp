@@ -18,6 +18,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -271,4 +272,65 @@ TEST_CASE("sgemm: bad arguments throw bigmodel::error", "[sgemm]") {
   CHECK(id_of([&] { k::sgemm(4, a.data(), 8, k::packed_sgemm_weights{}, c.data(), 6); }) == "kernels.empty_weights");
   // Nothing to do is not an error.
   CHECK(id_of([&] { k::sgemm(0, 6, 8, nullptr, 8, b.data(), 6, weight_layout::k_by_n, nullptr, 6); }) == "no error");
+}
+
+TEST_CASE("sgemm_panels: a leading part of B packed once gives the bits of sgemm with that part packed", "[sgemm]") {
+  for_each_isa([&](k::isa) {
+    for (const auto layout : {k::weight_layout::k_by_n, k::weight_layout::n_by_k}) {
+      INFO("layout " << (layout == k::weight_layout::k_by_n ? "k_by_n" : "n_by_k"));
+      // B: K x N = 300 x 100 (two K blocks of 256), stored with 3 floats of padding per row.
+      const std::size_t K = 300, N = 100, ldb = (layout == k::weight_layout::k_by_n ? N : K) + 3;
+      const auto b = random_floats((layout == k::weight_layout::k_by_n ? K : N) * ldb);
+      k::sgemm_panels panels;
+      panels.pack(b.data(), K, N, ldb, layout);
+      CHECK(panels.k() == K);
+      CHECK(panels.n() == N);
+      const std::size_t shapes[][3] = {{1, 100, 300}, {5, 64, 300}, {8, 48, 64}, {9, 49, 280}, {64, 17, 33}, {3, 1, 1}, {70, 100, 5}};
+      for (const auto& s : shapes) {
+        const std::size_t m = s[0], n = s[1], kk = s[2], lda = kk + 2, ldc = n + 5;
+        INFO("m " << m << " n " << n << " k " << kk);
+        const auto a = random_floats(m * lda), bias = random_floats(n), c0 = random_floats(m * ldc);
+        const k::sgemm_epilogue ep{0.75f, bias.data(), false, false};
+        std::vector<float> got = c0, want = c0;
+        panels.multiply(m, n, kk, a.data(), lda, got.data(), ldc, ep);
+        // The same leading part packed on its own: rows [0, kk) x columns [0, n) of B, same strides.
+        const auto part = k::pack_sgemm_weights(b.data(), kk, n, ldb, layout);
+        k::sgemm(m, a.data(), lda, part, want.data(), ldc, ep);
+        CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);  // padding of C included
+      }
+    }
+  });
+}
+
+TEST_CASE("sgemm_panels: bad arguments throw bigmodel::error", "[sgemm]") {
+  const auto a = random_floats(4 * 8), b = random_floats(8 * 6);
+  std::vector<float> c(4 * 6);
+  const auto id_of = [](auto&& f) -> std::string {
+    try {
+      f();
+    } catch (const bigmodel::error& e) {
+      return e.id();
+    }
+    return "no error";
+  };
+  using k::weight_layout;
+  k::sgemm_panels p;
+  CHECK(id_of([&] { p.multiply(4, 6, 8, a.data(), 8, c.data(), 6); }) == "kernels.empty_weights");
+  CHECK(id_of([&] { p.pack(nullptr, 8, 6, 6, weight_layout::k_by_n); }) == "kernels.bad_argument");
+  CHECK(id_of([&] { p.pack(b.data(), 0, 6, 6, weight_layout::k_by_n); }) == "kernels.bad_argument");
+  CHECK(id_of([&] { p.pack(b.data(), 8, 6, 5, weight_layout::k_by_n); }) == "kernels.bad_argument");
+  p.pack(b.data(), 8, 6, 6, weight_layout::k_by_n);
+  CHECK(id_of([&] { p.multiply(4, 7, 8, a.data(), 8, c.data(), 7); }) == "kernels.bad_argument");  // N 7 > 6
+  CHECK(id_of([&] { p.multiply(4, 6, 9, a.data(), 9, c.data(), 6); }) == "kernels.bad_argument");  // K 9 > 8
+  CHECK(id_of([&] { p.multiply(4, 6, 8, a.data(), 7, c.data(), 6); }) == "kernels.bad_argument");  // lda < K
+  CHECK(id_of([&] { p.multiply(4, 6, 8, a.data(), 8, nullptr, 6); }) == "kernels.bad_argument");
+  CHECK(id_of([&] { p.multiply(4, 6, 8, a.data(), 8, c.data(), 6); }) == "no error");
+  // Packed for one kernel family, multiplied while another is active.
+  if (k::is_supported(k::isa::avx2) && k::is_supported(k::isa::scalar)) {
+    REQUIRE(k::force_isa(k::isa::avx2) == k::status::ok);
+    p.pack(b.data(), 8, 6, 6, weight_layout::k_by_n);
+    REQUIRE(k::force_isa(k::isa::scalar) == k::status::ok);
+    CHECK(id_of([&] { p.multiply(4, 6, 8, a.data(), 8, c.data(), 6); }) == "kernels.isa_mismatch");
+    REQUIRE(k::force_isa(std::nullopt) == k::status::ok);
+  }
 }

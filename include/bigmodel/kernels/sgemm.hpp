@@ -108,10 +108,12 @@ void sgemm_run_tasks(std::size_t tasks, const execution& exec, F&& task) {
 
 // Where the kernel reads panel p of B: panels below `direct` in place from a K x N row-major B (row stride ldb),
 // the others packed (panel `direct` first).
+// panel_k: the K the packed panels were made with (each panel holds panel_k x nr floats), 0 for the K multiplied
+// (sgemm_panels multiplies by a prefix of the K it packed).
 struct sgemm_b_source {
   const float* packed;
   const float* raw = nullptr;
-  std::size_t ldb = 0, direct = 0;
+  std::size_t ldb = 0, direct = 0, panel_k = 0;
 };
 
 // C = epilogue(A . B) with B in panels of ks.nr columns, K x N.
@@ -128,6 +130,7 @@ inline void sgemm_run(const sgemm_kernels& ks, std::size_t m, std::size_t n, std
   // place keeps the K blocks: a block of rows is read in order across the task's panels).
   const std::size_t kc = m <= mr && bs.direct == 0 ? std::max<std::size_t>(k, 1) : sgemm_kc;
   const std::size_t k_blocks = std::max<std::size_t>(1, (k + kc - 1) / kc);
+  const std::size_t pk = bs.panel_k != 0 ? bs.panel_k : k;
   auto task = [&](std::size_t t) {
     const std::size_t r0 = (t / n_tasks) * rows_per_task, r1 = std::min(m, r0 + rows_per_task);
     const std::size_t p0 = (t % n_tasks) * panels_per_task, p1 = std::min(panels, p0 + panels_per_task);
@@ -144,7 +147,7 @@ inline void sgemm_run(const sgemm_kernels& ks, std::size_t m, std::size_t n, std
           const bool direct = p < bs.direct;
           const sgemm_tile_args args{k == 0 ? a : a + r * lda + k0,  // a may be null when k = 0
                                      lda,
-                                     direct ? bs.raw + k0 * bs.ldb + col0 : bs.packed + ((p - bs.direct) * k + k0) * nr,
+                                     direct ? bs.raw + k0 * bs.ldb + col0 : bs.packed + ((p - bs.direct) * pk + k0) * nr,
                                      direct ? bs.ldb : nr,
                                      kn,
                                      c + r * ldc + col0,
@@ -275,5 +278,51 @@ inline void sgemm(std::size_t m, std::size_t n, std::size_t k, const float* a, s
   }
   detail::sgemm_run(ks, m, n, k, a, lda, {bp, b, ldb, direct}, c, ldc, ep, exec);
 }
+
+// B packed once into a buffer this object keeps (and reuses: no allocation once it is large enough), then
+// multiplied by several A that use a leading part of it: the first n <= N columns and the first k <= K rows.
+// The attention kernel packs each head's k and v once and multiplies every block of query rows by the keys that
+// block sees, where sgemm(m, n, k, ..., b, ...) would pack them again per block. Results are the same bits as
+// sgemm with the same leading part of B packed (pack_sgemm_weights): the same tiles, summed in the same order. Packs for the ISA active at pack() and throws
+// "kernels.isa_mismatch" if another kernel family is active at multiply().
+class sgemm_panels {
+ public:
+  void pack(const float* b, std::size_t k, std::size_t n, std::size_t ldb, weight_layout layout) {
+    const std::string ctx = detail::sgemm_context(0, n, k) + " ldb=" + std::to_string(ldb);
+    require(k > 0 && n > 0, "kernels.bad_argument", "sgemm_panels: empty B", ctx);
+    require(b != nullptr, "kernels.bad_argument", "sgemm_panels: null B", ctx);
+    require(ldb >= (layout == weight_layout::k_by_n ? n : k) || (layout == weight_layout::k_by_n ? k : n) == 1,
+            "kernels.bad_argument", "sgemm_panels: ldb smaller than a row of B", ctx);
+    const isa run = active_isa();
+    require(is_supported(run), "kernels.isa_unsupported", "sgemm: ISA not supported here", std::string(isa_name(run)));
+    ks_ = &detail::sgemm_kernels_for(run);
+    k_ = k, n_ = n;
+    const std::size_t panels = (n + ks_->nr - 1) / ks_->nr;
+    buf_.reserve(panels * k * ks_->nr * sizeof(float));
+    detail::sgemm_pack_panels(b, k, n, ldb, layout, ks_->nr, 0, panels, reinterpret_cast<float*>(buf_.data()));
+  }
+  [[nodiscard]] std::size_t k() const noexcept { return k_; }
+  [[nodiscard]] std::size_t n() const noexcept { return n_; }
+
+  // C[m x n] = epilogue(A[m x k] . B[0..k, 0..n]).
+  void multiply(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda, float* c, std::size_t ldc,
+                const sgemm_epilogue& ep = {}, const execution& exec = {}) const {
+    const auto ctx = [&] { return detail::sgemm_context(m, n, k) + " packed k=" + std::to_string(k_) + " n=" + std::to_string(n_); };
+    if (ks_ == nullptr) throw error("kernels.empty_weights", "sgemm_panels: nothing packed", ctx());
+    if (n > n_ || k > k_) throw error("kernels.bad_argument", "sgemm_panels: more rows or columns than packed", ctx());
+    detail::sgemm_check_ac(m, n, k, a, lda, c, ldc);
+    const isa run = active_isa();
+    if (&detail::sgemm_kernels_for(run) != ks_)
+      throw error("kernels.isa_mismatch", "sgemm_panels: packed for another ISA's kernel", ctx());
+    if (m == 0 || n == 0) return;
+    detail::note_used(run);
+    detail::sgemm_run(*ks_, m, n, k, a, lda, {reinterpret_cast<const float*>(buf_.data()), nullptr, 0, 0, k_}, c, ldc, ep, exec);
+  }
+
+ private:
+  aligned_buffer buf_;
+  const detail::sgemm_kernels* ks_ = nullptr;
+  std::size_t k_ = 0, n_ = 0;
+};
 
 }  // namespace bigmodel::kernels

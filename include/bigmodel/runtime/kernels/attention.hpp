@@ -20,7 +20,10 @@
 
 namespace bigmodel::runtime::kernels {
 
-inline constexpr std::int64_t attention_row_block = 64;
+#ifndef BIGMODEL_ATTENTION_ROW_BLOCK
+#define BIGMODEL_ATTENTION_ROW_BLOCK 64
+#endif
+inline constexpr std::int64_t attention_row_block = BIGMODEL_ATTENTION_ROW_BLOCK;
 
 namespace detail {
 
@@ -167,6 +170,10 @@ inline void run(const ops::attention& op, kernel_context& c) {
       }
       k_norm_max = std::sqrt(k_norm_max);
     }
+    // The keys each block of query rows sees (a prefix of them), then k and v packed once for the widest block.
+    thread_local std::vector<std::int64_t> block_cols;
+    block_cols.clear();
+    std::int64_t max_cols = 0;
     for (std::int64_t i0 = 0; i0 < a.t; i0 += rb) {
       const std::int64_t rows = std::min(rb, a.t - i0);
       // Causal: row i sees keys j <= i + (S - T); keys no row of the block sees are skipped entirely.
@@ -178,12 +185,28 @@ inline void run(const ops::attention& op, kernel_context& c) {
           const float ss = detail::sum_of_squares(qh + static_cast<std::size_t>(gi) * ldq, a.d);
           return std::sqrt(ss) * k_norm_max * std::abs(a.scale) * 1.001f;  // 1.001: f32 rounding of the norms
         });
-      if (cols > 0) {  // scores[rows x cols] = q_block . kᵀ
-        const auto lay = a.k_transposed ? bigmodel::kernels::weight_layout::k_by_n : bigmodel::kernels::weight_layout::n_by_k;
+      block_cols.push_back(cols);
+      max_cols = std::max(max_cols, cols);
+    }
+    // With several blocks of rows, k and v are packed once per head (not once per block): scores = q . kᵀ takes
+    // kᵀ's first `cols` columns, p . v takes v's first `cols` rows. One block (e.g. a few query rows against a long
+    // cache) keeps sgemm's own handling of raw operands (a short block reads v in place, unpacked).
+    const bool pack_once = a.t > rb;
+    const auto lay = a.k_transposed ? bigmodel::kernels::weight_layout::k_by_n : bigmodel::kernels::weight_layout::n_by_k;
+    thread_local bigmodel::kernels::sgemm_panels k_panels, v_panels;
+    if (pack_once && max_cols > 0) {
+      k_panels.pack(kh, static_cast<std::size_t>(a.d), static_cast<std::size_t>(max_cols), ldk, lay);
+      v_panels.pack(vh, static_cast<std::size_t>(max_cols), static_cast<std::size_t>(a.dv), ldv, bigmodel::kernels::weight_layout::k_by_n);
+    }
+    for (std::int64_t i0 = 0, blk = 0; i0 < a.t; i0 += rb, ++blk) {
+      const std::int64_t rows = std::min(rb, a.t - i0);
+      const std::int64_t cols = block_cols[static_cast<std::size_t>(blk)];
+      if (cols > 0 && pack_once)  // scores[rows x cols] = q_block . kᵀ
+        k_panels.multiply(static_cast<std::size_t>(rows), static_cast<std::size_t>(cols), static_cast<std::size_t>(a.d),
+                          qh + static_cast<std::size_t>(i0) * ldq, ldq, tile.data(), static_cast<std::size_t>(a.s));
+      else if (cols > 0)
         bigmodel::kernels::sgemm(static_cast<std::size_t>(rows), static_cast<std::size_t>(cols), static_cast<std::size_t>(a.d),
-                                 qh + static_cast<std::size_t>(i0) * ldq, ldq, kh, ldk, lay, tile.data(),
-                                 static_cast<std::size_t>(a.s));
-      }
+                                 qh + static_cast<std::size_t>(i0) * ldq, ldq, kh, ldk, lay, tile.data(), static_cast<std::size_t>(a.s));
       for (std::int64_t i = 0; i < rows; ++i) {
         const std::int64_t gi = i0 + i;
         const float* mrow = nullptr;
@@ -201,9 +224,13 @@ inline void run(const ops::attention& op, kernel_context& c) {
       }
       // y_block = p[rows x cols] . v[cols x dv]
       float* yb = yh + static_cast<std::size_t>(i0) * ldy;
-      bigmodel::kernels::sgemm(static_cast<std::size_t>(rows), static_cast<std::size_t>(a.dv), static_cast<std::size_t>(cols),
-                               tile.data(), static_cast<std::size_t>(a.s), vh, ldv, bigmodel::kernels::weight_layout::k_by_n,
-                               yb, ldy);
+      if (cols > 0 && pack_once)
+        v_panels.multiply(static_cast<std::size_t>(rows), static_cast<std::size_t>(a.dv), static_cast<std::size_t>(cols), tile.data(),
+                          static_cast<std::size_t>(a.s), yb, ldy);
+      else  // (cols = 0: the empty sum, zeros)
+        bigmodel::kernels::sgemm(static_cast<std::size_t>(rows), static_cast<std::size_t>(a.dv), static_cast<std::size_t>(cols),
+                                 tile.data(), static_cast<std::size_t>(a.s), vh, ldv, bigmodel::kernels::weight_layout::k_by_n,
+                                 yb, ldy);
       for (std::int64_t i = 0; i < rows; ++i)  // rows that see no key at all
         if (a.causal && i0 + i + 1 + (a.s - a.t) <= 0)
           std::fill(yb + i * static_cast<std::int64_t>(ldy), yb + i * static_cast<std::int64_t>(ldy) + a.dv,
