@@ -135,6 +135,17 @@ std::size_t check(const problem& pr, const std::vector<float>& c, const std::vec
   return bad;
 }
 
+// The id of the bigmodel::error that f() throws, or "no error".
+template <class F>
+std::string id_of(F&& f) {
+  try {
+    f();
+  } catch (const bigmodel::error& e) {
+    return e.id();
+  }
+  return "no error";
+}
+
 }  // namespace
 
 TEST_CASE("sgemm: every M, N, K of the sweep, both layouts, packed and raw, epilogues, strides", "[sgemm]") {
@@ -247,14 +258,6 @@ TEST_CASE("sgemm: packed weights record their ISA and refuse another kernel", "[
 TEST_CASE("sgemm: bad arguments throw bigmodel::error", "[sgemm]") {
   const auto a = random_floats(4 * 8), b = random_floats(8 * 6);
   std::vector<float> c(4 * 6);
-  const auto id_of = [](auto&& f) -> std::string {
-    try {
-      f();
-    } catch (const bigmodel::error& e) {
-      return e.id();
-    }
-    return "no error";
-  };
   using k::weight_layout;
   CHECK(id_of([&] { k::sgemm(4, 6, 8, nullptr, 8, b.data(), 6, weight_layout::k_by_n, c.data(), 6); }) == "kernels.bad_argument");
   CHECK(id_of([&] { k::sgemm(4, 6, 8, a.data(), 8, nullptr, 6, weight_layout::k_by_n, c.data(), 6); }) == "kernels.bad_argument");
@@ -305,14 +308,6 @@ TEST_CASE("sgemm_panels: a leading part of B packed once gives the bits of sgemm
 TEST_CASE("sgemm_panels: bad arguments throw bigmodel::error", "[sgemm]") {
   const auto a = random_floats(4 * 8), b = random_floats(8 * 6);
   std::vector<float> c(4 * 6);
-  const auto id_of = [](auto&& f) -> std::string {
-    try {
-      f();
-    } catch (const bigmodel::error& e) {
-      return e.id();
-    }
-    return "no error";
-  };
   using k::weight_layout;
   k::sgemm_panels p;
   CHECK(id_of([&] { p.multiply(4, 6, 8, a.data(), 8, c.data(), 6); }) == "kernels.empty_weights");
