@@ -81,7 +81,7 @@ struct problem {
   [[nodiscard]] float bv(std::size_t t, std::size_t j) const {
     return layout == k::weight_layout::k_by_n ? b[t * ldb + j] : b[j * ldb + t];
   }
-  [[nodiscard]] k::sgemm_epilogue epilogue() const { return {alpha, use_bias ? bias.data() : nullptr, relu, accumulate}; }
+  [[nodiscard]] k::sgemm_epilogue epilogue() const { return {alpha, use_bias ? bias.data() : nullptr, relu, accumulate, nullptr}; }
 
   // Reference and bound per element of C (row-major m x n).
   void reference(std::vector<double>& ref, std::vector<double>& bound) const {
@@ -293,7 +293,7 @@ TEST_CASE("sgemm_panels: a leading part of B packed once gives the bits of sgemm
         const std::size_t m = s[0], n = s[1], kk = s[2], lda = kk + 2, ldc = n + 5;
         INFO("m " << m << " n " << n << " k " << kk);
         const auto a = random_floats(m * lda), bias = random_floats(n), c0 = random_floats(m * ldc);
-        const k::sgemm_epilogue ep{0.75f, bias.data(), false, false};
+        const k::sgemm_epilogue ep{0.75f, bias.data(), false, false, nullptr};
         std::vector<float> got = c0, want = c0;
         panels.multiply(m, n, kk, a.data(), lda, got.data(), ldc, ep);
         // The same leading part packed on its own: rows [0, kk) x columns [0, n) of B, same strides.
@@ -328,4 +328,39 @@ TEST_CASE("sgemm_panels: bad arguments throw bigmodel::error", "[sgemm]") {
     CHECK(id_of([&] { p.multiply(4, 6, 8, a.data(), 8, c.data(), 6); }) == "kernels.isa_mismatch");
     REQUIRE(k::force_isa(std::nullopt) == k::status::ok);
   }
+}
+
+namespace {
+// An elementwise function that is not a no-op anywhere (x -> x * x - 0.5), for the epilogue's row hook.
+void square_minus_half(const float* x, float* y, std::size_t n) noexcept {
+  for (std::size_t i = 0; i < n; ++i) y[i] = x[i] * x[i] - 0.5f;
+}
+}  // namespace
+
+TEST_CASE("sgemm: the epilogue's row function equals a separate pass over C, bit for bit", "[sgemm]") {
+  for_each_isa([&](k::isa) {
+    // M across row tiles and tasks (> 16 row tiles), N across panels and tasks (> 384 columns), K across blocks.
+    for (const auto& s : {std::array<std::size_t, 3>{1, 5, 3}, {8, 48, 64}, {9, 100, 300}, {150, 400, 40}, {3, 700, 17}}) {
+      for (const auto layout : {k::weight_layout::k_by_n, k::weight_layout::n_by_k}) {
+        for (const bool packed : {false, true}) {
+          problem pr(s[0], s[1], s[2], layout, 3);
+          pr.use_bias = true;
+          pr.relu = s[0] % 2 == 1;
+          INFO("m " << pr.m << " n " << pr.n << " k " << pr.kk << " packed " << packed << " relu " << pr.relu);
+          std::vector<float> want = pr.run(packed);
+          for (std::size_t i = 0; i < pr.m; ++i) square_minus_half(&want[i * pr.ldc], &want[i * pr.ldc], pr.n);
+          std::vector<float> got = pr.c0;
+          k::sgemm_epilogue ep = pr.epilogue();
+          ep.rows = &square_minus_half;
+          if (packed) {
+            const auto p = k::pack_sgemm_weights(pr.b.data(), pr.kk, pr.n, pr.ldb, layout);
+            k::sgemm(pr.m, pr.a.data(), pr.lda, p, got.data(), pr.ldc, ep);
+          } else {
+            k::sgemm(pr.m, pr.n, pr.kk, pr.a.data(), pr.lda, pr.b.data(), pr.ldb, layout, got.data(), pr.ldc, ep);
+          }
+          CHECK(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)) == 0);  // padding of C untouched
+        }
+      }
+    }
+  });
 }

@@ -191,3 +191,91 @@ TEST_CASE("a MatMul with an absorbed bias given an input of the wrong width thro
     }
   }
 }
+
+namespace {
+
+// x [B, T, K] . W [K, N] + bias -> Gelu(approximate) -> out, with the Add's output also a graph output or read by a
+// second node when asked.
+struct gelu_case {
+  std::string approximate = "none";
+  std::int64_t b = 2, t = 5, k = 8, n = 6;
+  bool add_is_output = false, add_second_reader = false;
+};
+
+computation_graph linear_gelu(const gelu_case& c) {
+  computation_graph g;
+  const auto x = g.add_input("x", dtype::f32, symbolic_shape{c.b, c.t, c.k});
+  const auto w = g.add_initializer("w", dynamic_tensor::from<float>({c.k, c.n}, random_values(static_cast<std::size_t>(c.k * c.n), 7)));
+  const auto b = g.add_initializer("b", dynamic_tensor::from<float>({c.n}, random_values(static_cast<std::size_t>(c.n), 9)));
+  const auto y = g.add_value("y"), z = g.add_value("z"), out = g.add_value("out");
+  g.add_node(ops::matmul{}, {x, w}, {y}, "mm");
+  g.at(y).shape = symbolic_shape{c.b, c.t, c.n};
+  g.add_node(ops::add{}, {y, b}, {z}, "bias");
+  g.add_node(ops::gelu{.approximate = c.approximate}, {z}, {out}, "act");
+  g.mark_output(out);
+  if (c.add_is_output) g.mark_output(z);
+  if (c.add_second_reader) {
+    const auto u = g.add_value("u");
+    g.add_node(ops::neg{}, {z}, {u}, "neg");
+    g.mark_output(u);
+  }
+  validate(g);
+  return g;
+}
+
+named_tensors run_gelu(const computation_graph& g, bool fuse, const gelu_case& c) {
+  session s(g, runtime::plan_options{.fuse_bias_add = fuse});
+  return s.run({{"x", dynamic_tensor::from<float>({c.b, c.t, c.k}, random_values(static_cast<std::size_t>(c.b * c.t * c.k), 3))}});
+}
+
+}  // namespace
+
+TEST_CASE("a Gelu after the absorbed bias runs in the f32 GEMM's epilogue too, bit for bit", "[runtime][bias_add]") {
+  for (const gelu_case& c : {gelu_case{}, gelu_case{.approximate = "tanh"},
+                             // rows and columns over several GEMM tasks (16 tiles of rows x 384 columns), K in one block
+                             gelu_case{.b = 3, .t = 70, .k = 40, .n = 500}, gelu_case{.approximate = "tanh", .b = 1, .t = 9, .k = 300, .n = 50}}) {
+    INFO("approximate " << c.approximate << ", " << c.b << "x" << c.t << "x" << c.k << " . " << c.k << "x" << c.n);
+    const auto g = linear_gelu(c);
+    const runtime::plan<default_op_set> fused(g), plain(g, {.fuse_bias_add = false});
+    REQUIRE(fused_steps(fused) == 1);
+    CHECK(fused.steps.size() + 2 == plain.steps.size());  // neither the Add nor the Gelu has a step
+    for (const auto& st : fused.steps)
+      if (st.bias) CHECK(st.bias_act == (c.approximate == "tanh" ? ops::activation_kind::gelu_tanh : ops::activation_kind::gelu));
+    const auto a = run_gelu(g, true, c), b = run_gelu(g, false, c);
+    require_same_bits(a["out"], b["out"]);
+    // Against double precision: gelu(x . w + bias), erf or tanh form.
+    const auto x = random_values(static_cast<std::size_t>(c.b * c.t * c.k), 3), w = random_values(static_cast<std::size_t>(c.k * c.n), 7),
+               bias = random_values(static_cast<std::size_t>(c.n), 9);
+    const auto got = a["out"].span<float>();
+    std::size_t bad = 0;
+    for (std::int64_t r = 0; r < c.b * c.t; ++r)
+      for (std::int64_t j = 0; j < c.n; ++j) {
+        double s = bias[static_cast<std::size_t>(j)];
+        for (std::int64_t k = 0; k < c.k; ++k) s += static_cast<double>(x[static_cast<std::size_t>(r * c.k + k)]) * w[static_cast<std::size_t>(k * c.n + j)];
+        const double want = c.approximate == "tanh" ? 0.5 * s * (1 + std::tanh(std::sqrt(2 / M_PI) * (s + 0.044715 * s * s * s)))
+                                                    : 0.5 * s * (1 + std::erf(s / std::sqrt(2.0)));
+        bad += std::abs(got[static_cast<std::size_t>(r * c.n + j)] - want) > 1e-5 * (1 + std::abs(want)) * std::sqrt(static_cast<double>(c.k));
+      }
+    CHECK(bad == 0);
+  }
+  SECTION("profile label") {
+    session s(linear_gelu({}));
+    s.enable_profiling();
+    bool labelled = false;
+    for (const auto& st : s.profiling().steps) labelled = labelled || st.op == "MatMul + Add + Gelu";
+    CHECK(labelled);
+  }
+}
+
+TEST_CASE("the Gelu stays a step when the Add's output is needed elsewhere", "[runtime][bias_add]") {
+  for (const gelu_case& c : {gelu_case{.add_is_output = true}, gelu_case{.add_second_reader = true}}) {
+    INFO((c.add_is_output ? "Add output is a graph output" : "Add output has a second reader"));
+    const auto g = linear_gelu(c);
+    const runtime::plan<default_op_set> fused(g), plain(g, {.fuse_bias_add = false});
+    REQUIRE(fused_steps(fused) == 1);  // the bias is still absorbed
+    CHECK(fused.steps.size() + 1 == plain.steps.size());
+    for (const auto& st : fused.steps) CHECK(st.bias_act == ops::activation_kind::none);
+    const auto a = run_gelu(g, true, c), b = run_gelu(g, false, c);
+    for (const auto& [name, t] : b) require_same_bits(a[name], t);
+  }
+}

@@ -11,7 +11,7 @@
 // first, then 2q; subnormal inputs and results count as zero on the AVX-512 path). So the result differs from the
 // f32 product of the same bf16 weights by A's rounding (relative 2^-9 per element, which averages out over K) and
 // by the f32 summation order; on the portable path the sums are the same but subnormals are kept.
-// The epilogue is kernels::sgemm's: C = alpha * (A . B) + bias[j] (+ old C when accumulate), then max(C, 0) when
+// The epilogue is kernels::sgemm's: C = (alpha * (A . B) (+ old C when accumulate)) + bias[j], then max(C, 0) when
 // relu. Packed weights have one layout for every ISA (panels of 48 columns, pairs of k interleaved).
 // Threads: the fp32 GEMM's tiling (tasks of up to 128 rows x 384 columns); results do not depend on the count.
 // Errors: bigmodel::error "kernels.bad_argument" (null pointer for a non-empty matrix, leading dimension too
@@ -73,9 +73,9 @@ inline void bf16_tile_portable(const bf16_tile_args& t) noexcept {
     float* c = t.c + i * t.ldc;
     const std::size_t cols = std::min(t.cols, w);
     for (std::size_t j = 0; j < cols; ++j) {
-      float prev = t.bias == nullptr ? 0.0f : t.bias[j];
-      if (t.load_c) prev += c[j];
+      const float prev = t.load_c ? c[j] : 0.0f;
       float v = acc[j] * t.alpha + prev;
+      if (t.bias != nullptr) v += t.bias[j];  // last, as an Add after the product would
       if (t.relu) v = v > 0.0f ? v : 0.0f;
       c[j] = v;
     }
@@ -129,7 +129,7 @@ inline void bf16_run(const bf16_tile_table& tab, std::size_t m, std::size_t n, s
                                     ldc,
                                     cols,
                                     ep.alpha,
-                                    first && ep.bias != nullptr ? ep.bias + col0 : nullptr,
+                                    last && ep.bias != nullptr ? ep.bias + col0 : nullptr,
                                     !first || ep.accumulate,
                                     last && ep.relu};
           tab[width - 1][rows - 1](args);

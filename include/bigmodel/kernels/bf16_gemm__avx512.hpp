@@ -56,9 +56,9 @@ inline void bf16_tile(const detail::bf16_tile_args& t) noexcept {
 #pragma GCC unroll 8
     for (std::size_t i = 0; i < Rows; ++i) {
       float* c = t.c + i * t.ldc + col;
-      __m512 prev = bias;
-      if (t.load_c) prev = _mm512_add_ps(prev, _mm512_maskz_loadu_ps(m, c));
+      const __m512 prev = t.load_c ? _mm512_maskz_loadu_ps(m, c) : _mm512_setzero_ps();
       __m512 v = _mm512_fmadd_ps(acc[i][j], alpha, prev);
+      if (t.bias != nullptr) v = _mm512_add_ps(v, bias);  // last, as an Add after the product would
       if (t.relu) v = _mm512_max_ps(v, _mm512_setzero_ps());
       _mm512_mask_storeu_ps(c, m, v);
     }

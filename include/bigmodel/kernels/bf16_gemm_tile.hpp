@@ -2,8 +2,8 @@
 // What the bf16 GEMM driver (bf16_gemm.hpp) hands a micro-kernel: one tile of at most bf16_mr rows x bf16_nr
 // columns of C over a block of pairs of k. A is bf16, rows of an even number of elements (pair q = elements 2q and
 // 2q + 1, read as one 32-bit word: 2q in the low half), B a packed panel (per pair q: bf16_nr columns x 2 bf16, column j's pair at
-// [2j], [2j + 1]). The epilogue is the fp32 GEMM's: C = prev + alpha * sum, prev = C (load_c) + bias[j]
-// (bias != nullptr), then max(C, 0) when relu.
+// [2j], [2j + 1]). The epilogue is the fp32 GEMM's: C = (prev + alpha * sum) + bias[j] (bias != nullptr),
+// prev = C (load_c) or 0, then max(C, 0) when relu.
 
 #include <array>
 #include <cstddef>

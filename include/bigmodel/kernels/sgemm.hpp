@@ -9,8 +9,8 @@
 // ldb >= N) or N x K (n_by_k, ldb >= K), given raw (packed into per-thread scratch on each call) or packed once.
 // Results do not depend on the thread count; they may differ in the last bits between ISAs and between M that
 // fit one row tile and larger M (another K blocking).
-// Epilogue, fused into the kernel's store: C = alpha * (A . B) + bias[j] (+ old C when accumulate), then
-// max(C, 0) when relu. Pointers need no alignment. A and B must not overlap C.
+// Epilogue, fused into the kernel's store: C = (alpha * (A . B) (+ old C when accumulate)) + bias[j], then
+// max(C, 0) when relu. The bias is added last, to the finished sum: the same bits as an Add after the product. Pointers need no alignment. A and B must not overlap C.
 //
 // How: B is cut into panels of nr columns (k-major, zero-padded past N); a register-blocked micro-kernel
 // computes mr x nr tiles (AVX-512: 8 x 48 in 24 zmm accumulators; AVX2: 6 x 16; portable: 4 x 8) reading A
@@ -49,6 +49,10 @@ struct sgemm_epilogue {
   const float* bias = nullptr;  // N values, one per column of C, or nullptr
   bool relu = false;
   bool accumulate = false;  // add to C's content (beta = 1) instead of overwriting it
+  // Applied in place to each finished piece of a row of C (y = rows(x, y = x, count)) after everything above,
+  // while the piece is still in cache: an elementwise function such as vmath::gelu_erf, which then gives the
+  // same bits as a separate pass over C. Null: none.
+  void (*rows)(const float*, float*, std::size_t) noexcept = nullptr;
 };
 
 namespace detail {
@@ -154,10 +158,14 @@ inline void sgemm_run(const sgemm_kernels& ks, std::size_t m, std::size_t n, std
                                      ldc,
                                      std::min(nr, n - col0),
                                      ep.alpha,
-                                     first && ep.bias != nullptr ? ep.bias + col0 : nullptr,
+                                     last && ep.bias != nullptr ? ep.bias + col0 : nullptr,
                                      !first || ep.accumulate,
                                      last && ep.relu};
           fn(args);
+        }
+        if (last && ep.rows != nullptr && p1 > p0) {  // the task's columns of these rows are final
+          const std::size_t col0 = p0 * nr, cols = std::min(n, p1 * nr) - col0;
+          for (std::size_t i = 0; i < rows; ++i) ep.rows(c + (r + i) * ldc + col0, c + (r + i) * ldc + col0, cols);
         }
       }
     }

@@ -2,9 +2,10 @@
 // What the fp32 GEMM driver (sgemm.hpp) hands each ISA's micro-kernel: one tile of at most mr rows x nr columns
 // of C over one block of K, B read from a panel (nr floats per k, zero past N; packed or in place), A read in place
 // (row-major, any lda) with broadcasts. The epilogue is fused into the tile's store:
-//   C = prev + alpha * sum_k A[i][k] B[k][j],  prev = C (load_c) + bias[j] (bias != nullptr), else 0,
+//   C = (prev + alpha * sum_k A[i][k] B[k][j]) + bias[j] (bias != nullptr),  prev = C (load_c), else 0,
 // then max(C, 0) when relu. The driver sets load_c on every K block but the first, and on the first too when
-// the caller accumulates into C; bias only on the first block, relu only on the last.
+// the caller accumulates into C; bias and relu only on the last block (the bias then rounds once onto the finished
+// sum, as an Add after the GEMM would: bias_add.hpp relies on it).
 
 #include <array>
 #include <cstddef>

@@ -12,6 +12,9 @@
 // takes the Add's output as its own and passes the bias to its GEMM (kernel_context::bias); the Add does not run.
 // The epilogue adds the bias to each finished sum, rounded once -- exactly what the Add computed, so outputs are
 // the same bit for bit, with one pass over the output less.
+// When the caller's step can apply it (the f32 MatMul: sgemm_epilogue::rows), a Gelu that alone reads the Add's
+// output (not a graph output) goes the same way: the step writes the Gelu's output and applies the same vmath
+// GELU to each finished piece of a row while it is in cache (kernel_context::bias_act) -- again the same bits.
 
 #include <cstddef>
 #include <cstdint>
@@ -26,14 +29,18 @@ namespace bigmodel::runtime {
 
 struct absorbed_bias {
   node_id add;                              // the Add that no longer runs
-  value_id output;                          // its output: the MatMul step writes it
+  value_id output;                          // its output (or the Gelu's): the MatMul step writes it
   std::shared_ptr<const std::vector<float>> values;  // [N]
+  std::optional<node_id> gelu;              // the Gelu after the Add that no longer runs either, if any
+  ops::activation_kind act = ops::activation_kind::none;  // gelu / gelu_tanh with a Gelu
 };
 
 // `n_cols`: N of the MatMul's B when the caller knows it (a weight-only or bf16 step), else 0 (then B must be a
-// constant 2-D f32). Returns nullopt for any other pattern (never throws for one).
+// constant 2-D f32). `with_gelu`: the caller's step applies a GELU after the bias (see above). Returns nullopt for
+// any other pattern (never throws for one).
 template <class OpSet>
-std::optional<absorbed_bias> match_bias_add(const basic_computation_graph<OpSet>& g, node_id n, std::size_t n_cols = 0) {
+std::optional<absorbed_bias> match_bias_add(const basic_computation_graph<OpSet>& g, node_id n, std::size_t n_cols = 0,
+                                            bool with_gelu = false) {
   if constexpr (!(OpSet::template contains<ops::matmul> && OpSet::template contains<ops::add>)) {
     return std::nullopt;
   } else {
@@ -66,7 +73,23 @@ std::optional<absorbed_bias> match_bias_add(const basic_computation_graph<OpSet>
       if (!shape || shape->size() < bias->rank()) return std::nullopt;
     }
     const auto v = bias->span<float>();
-    return absorbed_bias{a, add_outs[0], std::make_shared<const std::vector<float>>(v.begin(), v.end())};
+    absorbed_bias r{a, add_outs[0], std::make_shared<const std::vector<float>>(v.begin(), v.end()), std::nullopt,
+                    ops::activation_kind::none};
+    if constexpr (OpSet::template contains<ops::gelu>) {
+      const auto readers = g.consumers_of(add_outs[0]);
+      if (with_gelu && !g.at(add_outs[0]).is_output && readers.size() == 1) {
+        const auto* ge = g.template op_as<ops::gelu>(readers[0]);
+        const auto ge_ins = g.inputs(readers[0]);
+        const auto ge_outs = g.outputs(readers[0]);
+        if (ge != nullptr && ge_ins.size() == 1 && ge_outs.size() == 1 && ge_outs[0].valid()) {
+          r.gelu = readers[0];
+          r.output = ge_outs[0];
+          // The same choice as the Gelu kernel (runtime/kernels/gelu.hpp): "tanh", else the erf form.
+          r.act = ge->approximate == "tanh" ? ops::activation_kind::gelu_tanh : ops::activation_kind::gelu;
+        }
+      }
+    }
+    return r;
   }
 }
 

@@ -83,6 +83,9 @@ class kernel_context {
   // A MatMul's bias, one value per output column, that the plan took from the Add after it (bias_add.hpp): the
   // kernel adds it in its epilogue. Null for every other step.
   const float* bias = nullptr;
+  // The activation after that bias, when the plan also took the Gelu after the Add (bias_add.hpp): gelu or
+  // gelu_tanh, applied by the kernel after the bias. none for every other step.
+  ops::activation_kind bias_act = ops::activation_kind::none;
   // The session's threading hook (basic_session::set_execution); kernels pass it to the GEMMs and split
   // independent work (attention heads) over it. Empty: everything runs on the calling thread.
   const ::bigmodel::kernels::execution* exec = nullptr;

@@ -103,6 +103,7 @@ struct plan {
     // The bias of the Add after this MatMul (bias_add.hpp), added in the GEMM's epilogue; the step writes the
     // Add's output and the Add has no step.
     std::shared_ptr<const std::vector<float>> bias;
+    ops::activation_kind bias_act = ops::activation_kind::none;  // and the Gelu after that Add (bias_add.hpp)
     std::vector<int> release;  // slots whose value is dead after this step (its buffer goes back to the pool)
   };
   struct input_slot {
@@ -145,15 +146,17 @@ struct plan {
         std::size_t cols = 0;  // N of a weight-only / bf16 step's weights (else B must be a constant f32)
         if (auto it = weight_only.find(n.index); it != weight_only.end()) cols = it->second->n;
         if (auto it = bf16_steps.find(n.index); it != bf16_steps.end()) cols = it->second->n;
-        if (auto b = match_bias_add(g, n, cols)) {
+        // The plain f32 MatMul applies a GELU after the bias in its epilogue; the weight-only and bf16 steps do not.
+        if (auto b = match_bias_add(g, n, cols, cols == 0)) {
           skipped.push_back(b->add);
+          if (b->gelu) skipped.push_back(*b->gelu);
           biases.emplace(n.index, std::move(*b));
         }
       }
     for (auto n : topological_order(g)) {
       if (std::find(skipped.begin(), skipped.end(), n) != skipped.end()) continue;
       const auto& nd = g.at(n);
-      step s{nd.op, {}, {}, g.describe(n), false, {}, {}, {}, {}, {}};
+      step s{nd.op, {}, {}, g.describe(n), false, {}, {}, {}, {}, ops::activation_kind::none, {}};
       if (auto it = weight_only.find(n.index); it != weight_only.end()) s.weight_only = it->second;
       if (auto it = bf16_steps.find(n.index); it != bf16_steps.end()) s.bf16 = it->second;
       std::visit([&](const auto& op) {
@@ -179,6 +182,7 @@ struct plan {
       for (auto v : nd.inputs) s.inputs.push_back(slot(v));
       if (auto it = biases.find(n.index); it != biases.end()) {
         s.bias = it->second.values;
+        s.bias_act = it->second.act;
         s.outputs.push_back(slot(it->second.output));
       } else {
         for (auto v : nd.outputs) s.outputs.push_back(slot(v));
@@ -259,6 +263,7 @@ class basic_session {
       if (st.weight_only) op += " [weight-only]";
       if (st.bf16) op += " [bf16]";
       if (st.bias) op += " + Add";
+      if (st.bias_act != ops::activation_kind::none) op += " + Gelu";
       profile_.steps.push_back({st.where, std::move(op), 0, 0.0});
     }
   }
@@ -283,6 +288,7 @@ class basic_session {
       ctx.where = &st.where;
       ctx.prepared = st.prepared.get();
       ctx.bias = st.bias ? st.bias->data() : nullptr;
+      ctx.bias_act = st.bias_act;
       if (st.weight_only) st.weight_only->run(ctx);
       else if (st.bf16) st.bf16->run(ctx);
       else std::visit([&](const auto& op) { dispatch(op, ctx); }, st.op);

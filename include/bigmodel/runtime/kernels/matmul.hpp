@@ -112,8 +112,14 @@ inline void run(const ops::matmul& op, kernel_context& c) {
   const bool a_dense = p.a_batch_strides.empty() || p.a_batch_strides.back() == 1;
   const auto m = static_cast<std::size_t>(p.m), n = static_cast<std::size_t>(p.n), k = static_cast<std::size_t>(p.k);
   // c.bias: the Add after this MatMul (bias_add.hpp), given only when there is no fused activation and B is a
-  // constant with N columns.
-  const bk::sgemm_epilogue ep{.bias = c.bias, .relu = op.act.kind == ops::activation_kind::relu};
+  // constant with N columns; c.bias_act: the Gelu after that Add, applied to each finished piece of a row.
+  namespace vm = bk::vmath;
+  const bk::sgemm_epilogue ep{.bias = c.bias,
+                              .relu = op.act.kind == ops::activation_kind::relu,
+                              .rows = c.bias_act == ops::activation_kind::gelu        ? &vm::gelu_erf
+                                      : c.bias_act == ops::activation_kind::gelu_tanh ? &vm::gelu_tanh
+                                                                                      : nullptr};
+  c.check(c.bias_act == ops::activation_kind::none || ep.rows != nullptr, "MatMul: unsupported activation after the bias");
   const bk::execution& exec = gemm_execution(c);
   const bk::packed_sgemm_weights* packed = b_shared ? usable_packing(c, p.k, p.n) : nullptr;
   // rows x n = A (rows x k, dense) . B matrix `ib`.
