@@ -280,6 +280,68 @@ TEST_CASE("vector math: softmax rows", "[math]") {
   }
 }
 
+TEST_CASE("vector math: softmax before its division, scale rows, tiny weights", "[math]") {
+  std::mt19937 rng(12);
+  std::uniform_real_distribution<float> dist(-20.0f, 20.0f);
+  for (k::isa i : runnable_isas()) {
+    const table& t = vm::kernels_for(i);
+    for (std::size_t n = 1; n <= 70; ++n)
+      for (std::size_t off = 0; off < 2; ++off)
+        for (const float scale : {0.125f, 1.0f, -0.5f}) {
+          INFO(k::isa_name(i) << ", n = " << n << ", offset " << off << ", scale " << scale);
+          std::vector<float> x(n + off), mask(n + off), y(n + off + 1, -7.0f), z(n + off);
+          for (auto& v : x) v = dist(rng);
+          for (std::size_t j = 0; j < mask.size(); ++j) mask[j] = (j % 4 == 3) ? -inf : (j % 7 == 0 ? -10000.0f : 0.0f);
+          for (int with_mask = 0; with_mask < 2; ++with_mask) {
+            const float* m = with_mask ? mask.data() + off : nullptr;
+            // reference: e^(v - max v) in double, v = x * scale + mask
+            std::vector<double> ref(n);
+            double mx = -INFINITY, sum = 0;
+            for (std::size_t j = 0; j < n; ++j) {
+              ref[j] = double(x[off + j]) * scale + (m ? double(m[j]) : 0.0);
+              mx = std::max(mx, ref[j]);
+            }
+            if (std::isinf(mx)) continue;  // every entry masked: the all -inf row is covered below
+            for (auto& v : ref) sum += (v = std::exp(v - mx));
+            const float got = t.softmax_exp(x.data() + off, scale, m, y.data() + off, n);
+            CHECK(std::fabs(got - sum) <= 1e-5 * sum);
+            for (std::size_t j = 0; j < n; ++j) {
+              // as softmax's bound (the f32 v - max rounds by up to ~2e-6 at |v| ~ 40); weights are 1 at most
+              CHECK(std::fabs(y[off + j] - ref[j]) <= 1e-6 + 1e-6 * ref[j]);
+              if (ref[j] < std::exp(-87.5)) CHECK(y[off + j] == 0.0f);  // 0, not denormal (vector_math.hpp)
+              if (m && std::isinf(m[j])) CHECK(y[off + j] == 0.0f);
+            }
+            CHECK(y[off + n] == -7.0f);  // nothing written past n
+            for (std::size_t j = 0; j < off; ++j) CHECK(y[j] == -7.0f);
+            // softmax_scaled is these weights times 1 / their sum, bit for bit; scale_row multiplies
+            t.softmax_scaled(x.data() + off, scale, m, z.data() + off, n);
+            std::vector<float> w(y.begin() + static_cast<std::ptrdiff_t>(off), y.begin() + static_cast<std::ptrdiff_t>(off + n));
+            t.scale(w.data(), 1.0f / got, w.data(), n);
+            CHECK(std::memcmp(w.data(), z.data() + off, n * 4) == 0);
+            for (std::size_t j = 0; j < n; ++j) CHECK(w[j] == y[off + j] * (1.0f / got));
+          }
+        }
+    // Scores far apart: weights under e^-87 are exactly 0, never denormal; those above stay.
+    std::vector<float> far{0.0f, -86.5f, -87.5f, -100.0f, -200.0f, -inf, -50.0f}, e(far.size());
+    const float sum = t.softmax_exp(far.data(), 1.0f, nullptr, e.data(), far.size());
+    CHECK(e[0] == 1.0f);
+    CHECK(e[1] == Approx(std::exp(-86.5)).epsilon(1e-6));
+    CHECK(std::fpclassify(e[1]) == FP_NORMAL);
+    CHECK((e[2] == 0.0f && e[3] == 0.0f && e[4] == 0.0f && e[5] == 0.0f));
+    CHECK(sum == Approx(1.0 + std::exp(-50.0)).epsilon(1e-7));
+    std::vector<float> sm(far.size());
+    t.softmax(far.data(), sm.data(), far.size());
+    for (float v : sm) CHECK(std::fpclassify(v) != FP_SUBNORMAL);
+    // All -inf: the sum is NaN (the row's output is NaN, as softmax's); n == 0 writes nothing and sums to 0.
+    std::vector<float> masked(19, -inf), res(19);
+    CHECK(std::isnan(t.softmax_exp(masked.data(), 1.0f, nullptr, res.data(), 19)));
+    float sentinel = 3.0f;
+    CHECK(t.softmax_exp(masked.data(), 1.0f, nullptr, &sentinel, 0) == 0.0f);
+    t.scale(masked.data(), 2.0f, &sentinel, 0);
+    CHECK(sentinel == 3.0f);
+  }
+}
+
 TEST_CASE("vector math: max and sum rows", "[math]") {
   for (k::isa i : runnable_isas()) {
     const table& t = vm::kernels_for(i);

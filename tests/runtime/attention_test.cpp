@@ -93,6 +93,31 @@ TEST_CASE("tiled attention equals a double-precision reference", "[runtime][atte
   }
 }
 
+TEST_CASE("attention with scores hundreds apart (weights under e^-87 are 0) equals the reference", "[runtime][attention]") {
+  // |q|, |k| up to 6 over D = 32: scores up to ~200 apart, so most weights of a row fall under e^-87 (flushed to 0
+  // instead of denormal, vector_math.hpp); causal and an additive mask with -inf and -10000 entries.
+  for (const bool causal : {false, true}) {
+    CAPTURE(causal);
+    const std::int64_t t = 70, s_len = 70, d = 32, dv = 24;
+    const auto q = randn({1, 2, t, d}, 5, -6.0f, 6.0f), k = randn({1, 2, s_len, d}, 6, -6.0f, 6.0f), v = randn({1, 2, s_len, dv}, 7);
+    auto mask = randn({1, 1, t, s_len}, 8, -1.0f, 0.0f);
+    auto mm = mask.mutable_span<float>();
+    for (std::size_t j = 0; j < mm.size(); ++j)
+      if (j % 11 == 3) mm[j] = -std::numeric_limits<float>::infinity();
+      else if (j % 13 == 5) mm[j] = -10000.0f;
+    session sess{attention_graph(ops::attention{.causal = causal ? 1 : 0}, true)};
+    const auto y = sess.run({{"q", q}, {"k", k}, {"v", v}, {"mask", mask}})[0];
+    const auto mv = mask.span<float>();
+    const std::vector<float> mvec(mv.begin(), mv.end());
+    const auto ref = reference_attention(vec(q), vec(k), vec(v), &mvec, 2, t, s_len, d, dv, causal, false);
+    const auto got = y.span<float>();
+    double worst = 0;
+    for (std::size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::abs(got[i] - ref[i]));
+    // Scores of ~200 carry f32 rounding of ~1e-5 into the exponent: 1e-4 absolute on outputs |y| <= 1.
+    CHECK(worst < 1e-4);
+  }
+}
+
 TEST_CASE("attention: rows with no visible key are NaN, like the decomposed Softmax", "[runtime][attention]") {
   // Causal with S < T: row i sees keys j <= i + S - T, so the first T - S rows see none.
   const auto q = randn({1, 1, 5, 4}, 1), k = randn({1, 1, 3, 4}, 2), v = randn({1, 1, 3, 2}, 3);

@@ -291,18 +291,22 @@ inline void sgemm(std::size_t m, std::size_t n, std::size_t k, const float* a, s
 // multiplied by several A that use a leading part of it: the first n <= N columns and the first k <= K rows.
 // The attention kernel packs each head's k and v once and multiplies every block of query rows by the keys that
 // block sees, where sgemm(m, n, k, ..., b, ...) would pack them again per block. Results are the same bits as
-// sgemm with the same leading part of B packed (pack_sgemm_weights): the same tiles, summed in the same order. Packs for the ISA active at pack() and throws
-// "kernels.isa_mismatch" if another kernel family is active at multiply().
+// sgemm with the same leading part of B packed (pack_sgemm_weights): the same tiles, summed in the same order.
+// Packs for the ISA active at pack() and throws "kernels.isa_mismatch" if another kernel family is active at
+// multiply().
 class sgemm_panels {
  public:
   void pack(const float* b, std::size_t k, std::size_t n, std::size_t ldb, weight_layout layout) {
-    const std::string ctx = detail::sgemm_context(0, n, k) + " ldb=" + std::to_string(ldb);
-    require(k > 0 && n > 0, "kernels.bad_argument", "sgemm_panels: empty B", ctx);
-    require(b != nullptr, "kernels.bad_argument", "sgemm_panels: null B", ctx);
-    require(ldb >= (layout == weight_layout::k_by_n ? n : k) || (layout == weight_layout::k_by_n ? k : n) == 1,
-            "kernels.bad_argument", "sgemm_panels: ldb smaller than a row of B", ctx);
+    // The context string is built only when throwing: pack runs once per attention head.
+    const auto fail = [&](const char* what) {
+      throw error("kernels.bad_argument", what, detail::sgemm_context(0, n, k) + " ldb=" + std::to_string(ldb));
+    };
+    if (k == 0 || n == 0) fail("sgemm_panels: empty B");
+    if (b == nullptr) fail("sgemm_panels: null B");
+    const bool k_by_n = layout == weight_layout::k_by_n;
+    if (ldb < (k_by_n ? n : k) && (k_by_n ? k : n) != 1) fail("sgemm_panels: ldb smaller than a row of B");
     const isa run = active_isa();
-    require(is_supported(run), "kernels.isa_unsupported", "sgemm: ISA not supported here", std::string(isa_name(run)));
+    if (!is_supported(run)) throw error("kernels.isa_unsupported", "sgemm: ISA not supported here", std::string(isa_name(run)));
     ks_ = &detail::sgemm_kernels_for(run);
     k_ = k, n_ = n;
     const std::size_t panels = (n + ks_->nr - 1) / ks_->nr;
@@ -315,7 +319,9 @@ class sgemm_panels {
   // C[m x n] = epilogue(A[m x k] . B[0..k, 0..n]).
   void multiply(std::size_t m, std::size_t n, std::size_t k, const float* a, std::size_t lda, float* c, std::size_t ldc,
                 const sgemm_epilogue& ep = {}, const execution& exec = {}) const {
-    const auto ctx = [&] { return detail::sgemm_context(m, n, k) + " packed k=" + std::to_string(k_) + " n=" + std::to_string(n_); };
+    const auto ctx = [&] {
+      return detail::sgemm_context(m, n, k) + " packed k=" + std::to_string(k_) + " n=" + std::to_string(n_);
+    };
     if (ks_ == nullptr) throw error("kernels.empty_weights", "sgemm_panels: nothing packed", ctx());
     if (n > n_ || k > k_) throw error("kernels.bad_argument", "sgemm_panels: more rows or columns than packed", ctx());
     detail::sgemm_check_ac(m, n, k, a, lda, c, ldc);
@@ -324,7 +330,8 @@ class sgemm_panels {
       throw error("kernels.isa_mismatch", "sgemm_panels: packed for another ISA's kernel", ctx());
     if (m == 0 || n == 0) return;
     detail::note_used(run);
-    detail::sgemm_run(*ks_, m, n, k, a, lda, {reinterpret_cast<const float*>(buf_.data()), nullptr, 0, 0, k_}, c, ldc, ep, exec);
+    const detail::sgemm_b_source src{reinterpret_cast<const float*>(buf_.data()), nullptr, 0, 0, k_};
+    detail::sgemm_run(*ks_, m, n, k, a, lda, src, c, ldc, ep, exec);
   }
 
  private:

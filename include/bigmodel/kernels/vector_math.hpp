@@ -28,6 +28,9 @@
 //
 // Softmax: max-subtracted. A row whose maximum is -inf (all entries -inf, e.g. a fully masked attention row) or
 // that holds +inf or NaN comes out NaN, as the scalar runtime kernel did (and as the ONNX reference does).
+// Weights below e^-87 relative to the row's largest come out 0 rather than denormal (a denormal result costs an
+// x86 core a microcode assist per vector: masked attention rows ran ~2x slower; such a weight is below 2^-125
+// of the largest, and lost in the row's sum).
 // LayerNorm: two passes (mean, then the mean of squared deviations) in f32 lanes, as the runtime did in scalar.
 
 #include <cstddef>
@@ -77,6 +80,13 @@ inline void softmax_row(const float* x, float* y, std::size_t n) noexcept { acti
 inline void softmax_row(const float* x, float scale, const float* mask, float* y, std::size_t n) noexcept {
   active_kernels().softmax_scaled(x, scale, mask, y, n);
 }
+// y = e^(x * scale + mask - max(x * scale + mask)) over n values: the softmax before its division. Returns the
+// sum to divide by (0 when n == 0). The fused attention divides its output rows instead of the weights.
+[[nodiscard]] inline float softmax_exp_row(const float* x, float scale, const float* mask, float* y, std::size_t n) noexcept {
+  return active_kernels().softmax_exp(x, scale, mask, y, n);
+}
+// y = a * x over n values.
+inline void scale_row(const float* x, float a, float* y, std::size_t n) noexcept { active_kernels().scale(x, a, y, n); }
 
 // y = (x - mean) / sqrt(var + eps) * scale + bias over n values. scale_n / bias_n: n, or 1 to broadcast one
 // value; bias may be null (no bias). x may equal y.

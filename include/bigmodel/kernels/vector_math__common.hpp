@@ -46,6 +46,8 @@ struct vm_table {
   void (*add)(const float*, const float*, float*, std::size_t) noexcept;
   float (*max)(const float*, std::size_t) noexcept;
   float (*sum)(const float*, std::size_t) noexcept;
+  float (*softmax_exp)(const float*, float, const float*, float*, std::size_t) noexcept;
+  void (*scale)(const float*, float, float*, std::size_t) noexcept;
 };
 
 }  // namespace bigmodel::kernels::detail

@@ -24,6 +24,7 @@ namespace bigmodel::runtime::kernels {
 #define BIGMODEL_ATTENTION_ROW_BLOCK 64
 #endif
 inline constexpr std::int64_t attention_row_block = BIGMODEL_ATTENTION_ROW_BLOCK;
+static_assert(attention_row_block > 0, "BIGMODEL_ATTENTION_ROW_BLOCK must be a positive number of rows");
 
 namespace detail {
 
@@ -34,12 +35,16 @@ struct attention_shape {
   bool k_transposed = false, causal = false;
 };
 
-// softmax(row·scale + mask) in place over n values; entries from `limit` on (causal) are set to 0.
-// A row with no visible key (limit <= 0) is NaN, as the decomposed graph's Softmax of an all -inf row.
-inline void scaled_masked_softmax(float* row, std::int64_t n, std::int64_t limit, float scale, const float* mask) {
-  const std::int64_t live = std::clamp(limit, std::int64_t{0}, n);
-  if (live > 0) ::bigmodel::kernels::vmath::softmax_row(row, scale, mask, row, static_cast<std::size_t>(live));
-  for (std::int64_t j = live; j < n; ++j) row[j] = live > 0 ? 0.0f : std::numeric_limits<float>::quiet_NaN();
+// The softmax of row·scale + mask before its division, in place over the first `limit` of the block's `cols`
+// keys (the causal limit), 0 over the rest; returns 1 / the sum, by which the row's output is divided after the
+// product with v (a pass over dv outputs instead of one over the weights). A row with no visible key (limit <= 0)
+// returns NaN, so its output is NaN, as the decomposed graph's Softmax of an all -inf row.
+inline float softmax_weights(float* row, std::int64_t cols, std::int64_t limit, float scale, const float* mask) {
+  const std::int64_t live = std::clamp(limit, std::int64_t{0}, cols);
+  const float sum = live > 0 ? ::bigmodel::kernels::vmath::softmax_exp_row(row, scale, mask, row, static_cast<std::size_t>(live))
+                             : std::numeric_limits<float>::quiet_NaN();
+  std::fill(row + live, row + cols, 0.0f);
+  return 1.0f / sum;
 }
 
 // Keys an additive mask hides: key j is negligible for query row i when
@@ -145,8 +150,9 @@ inline void run(const ops::attention& op, kernel_context& c) {
     const auto h = static_cast<std::int64_t>(hi);
     const std::int64_t rb = std::min(a.t, attention_row_block);
     // Per-thread scratch, grown once: no allocation per head or per run.
-    thread_local std::vector<float> tile, mask_row;
+    thread_local std::vector<float> tile, mask_row, inv_sum;
     if (tile.size() < static_cast<std::size_t>(rb * a.s)) tile.resize(static_cast<std::size_t>(rb * a.s));
+    if (inv_sum.size() < static_cast<std::size_t>(rb)) inv_sum.resize(static_cast<std::size_t>(rb));
     if (mask && !mask_f32 && mask_row.size() < static_cast<std::size_t>(a.s)) mask_row.resize(static_cast<std::size_t>(a.s));
     std::int64_t mask_base = 0;
     if (mask) {
@@ -219,8 +225,8 @@ inline void run(const ops::attention& op, kernel_context& c) {
             mrow = mask_row.data();
           }
         }
-        const std::int64_t limit = std::min(a.causal ? gi + 1 + (a.s - a.t) : a.s, cols);
-        detail::scaled_masked_softmax(tile.data() + i * a.s, a.s, limit, a.scale, mrow);
+        const std::int64_t limit = a.causal ? gi + 1 + (a.s - a.t) : a.s;
+        inv_sum[static_cast<std::size_t>(i)] = detail::softmax_weights(tile.data() + i * a.s, cols, limit, a.scale, mrow);
       }
       // y_block = p[rows x cols] . v[cols x dv]
       float* yb = yh + static_cast<std::size_t>(i0) * ldy;
@@ -231,6 +237,10 @@ inline void run(const ops::attention& op, kernel_context& c) {
         bigmodel::kernels::sgemm(static_cast<std::size_t>(rows), static_cast<std::size_t>(a.dv), static_cast<std::size_t>(cols),
                                  tile.data(), static_cast<std::size_t>(a.s), vh, ldv, bigmodel::kernels::weight_layout::k_by_n,
                                  yb, ldy);
+      if (cols > 0)  // the softmax's division, on the outputs
+        for (std::int64_t i = 0; i < rows; ++i)
+          ::bigmodel::kernels::vmath::scale_row(yb + i * static_cast<std::int64_t>(ldy), inv_sum[static_cast<std::size_t>(i)],
+                                                yb + i * static_cast<std::int64_t>(ldy), static_cast<std::size_t>(a.dv));
       for (std::int64_t i = 0; i < rows; ++i)  // rows that see no key at all
         if (a.causal && i0 + i + 1 + (a.s - a.t) <= 0)
           std::fill(yb + i * static_cast<std::int64_t>(ldy), yb + i * static_cast<std::int64_t>(ldy) + a.dv,
