@@ -132,11 +132,16 @@ TEST_CASE("attention skips keys an additive mask makes negligible at the end of 
   // of one batch row, and a row that sees no key (lowest everywhere: the softmax is uniform, y = mean of v).
   const float lowest = std::numeric_limits<float>::lowest(), ninf = -std::numeric_limits<float>::infinity();
   // 0 causal (lowest), 1 causal (-inf), 2 padding (-inf), 3 blind row, 4 BERT padding (-10000), 5 a mild trailing
-  // bias (-3: must not be skipped)
+  // bias (-3: must not be skipped), 6 causal (lowest) over a distance bias (visible entries not 0), 7 all 0
+  // Each per head ([B, H, T, S]); shared by every head, the first head's plane ([1, 1, T, S]: read once per call,
+  // each row's softmax stopping at its last visible key); and per batch row, the first row of each batch row's
+  // first head ([B, 1, 1, S], as BERT's padding mask: read once per head).
   struct mask_case { std::int64_t t, s; int kind; };
+  for (const int form : {0, 1, 2})
   for (const auto& mc : {mask_case{130, 130, 0}, mask_case{64, 64, 1}, mask_case{65, 90, 2}, mask_case{70, 70, 3},
-                         mask_case{128, 128, 4}, mask_case{64, 100, 5}}) {
-    CAPTURE(mc.t, mc.s, mc.kind);
+                         mask_case{128, 128, 4}, mask_case{64, 100, 5}, mask_case{100, 100, 6}, mask_case{70, 70, 7}}) {
+    if (form == 2 && mc.kind != 2 && mc.kind != 4 && mc.kind != 7) continue;  // masks whose rows are all alike
+    CAPTURE(form, mc.t, mc.s, mc.kind);
     const std::int64_t b = 2, h = 2, d = 16;
     const auto q = randn({b, h, mc.t, d}, 5, -2.0f, 2.0f), k = randn({b, h, mc.s, d}, 6, -2.0f, 2.0f);
     const auto v = randn({b, h, mc.s, d}, 7);
@@ -146,18 +151,33 @@ TEST_CASE("attention skips keys an additive mask makes negligible at the end of 
     for (std::int64_t bh = 0; bh < b * h; ++bh)
       for (std::int64_t i = 0; i < mc.t; ++i)
         for (std::int64_t j = 0; j < mc.s; ++j) {
-          float val = 0.0f;
+          float val = 0.0f;  // kind 7: all 0
           if (mc.kind <= 1 && j > i + mc.s - mc.t) val = mc.kind == 0 ? lowest : ninf;
           if (mc.kind == 2 && bh / h == 1 && j >= mc.s - 17) val = ninf;  // batch row 1 pads its last 17 keys
           if (mc.kind == 3 && (j > i || i == 40)) val = lowest;           // causal, and row 40 sees nothing
           if (mc.kind == 4 && j >= mc.s - 8 * (bh / h + 1)) val = -10000.0f;
           if (mc.kind == 5 && j >= mc.s - 30) val = -3.0f;
+          if (mc.kind == 6) val = j > i ? lowest : -0.25f * static_cast<float>(i - j);
           m[static_cast<std::size_t>((bh * mc.t + i) * mc.s + j)] = val;
         }
+    const std::vector<float> full(m.begin(), m.end());  // what every head sees, for the reference
+    if (form == 1) {
+      dynamic_tensor plane(dtype::f32, {1, 1, mc.t, mc.s});
+      std::copy(full.begin(), full.begin() + mc.t * mc.s, plane.mutable_span<float>().begin());
+      mask = std::move(plane);
+    } else if (form == 2) {
+      dynamic_tensor rows(dtype::f32, {b, 1, 1, mc.s});
+      for (std::int64_t bi = 0; bi < b; ++bi)
+        std::copy(full.begin() + bi * h * mc.t * mc.s, full.begin() + (bi * h * mc.t + 1) * mc.s,
+                  rows.mutable_span<float>().begin() + bi * mc.s);
+      mask = std::move(rows);
+    }
     session s{attention_graph(ops::attention{}, true)};
     const auto y = s.run({{"q", q}, {"k", k}, {"v", v}, {"mask", mask}})[0];
-    const std::vector<float> mvec(m.begin(), m.end());
-    const auto ref = reference_attention(vec(q), vec(k), vec(v), &mvec, b * h, mc.t, mc.s, d, d, false, true);
+    const auto mspan = mask.span<float>();
+    const std::vector<float> mvec(mspan.begin(), mspan.end());
+    const auto ref = form == 1 ? reference_attention(vec(q), vec(k), vec(v), &mvec, b * h, mc.t, mc.s, d, d, false, false)
+                               : reference_attention(vec(q), vec(k), vec(v), &full, b * h, mc.t, mc.s, d, d, false, true);
     const auto got = y.span<float>();
     double worst = 0;
     for (std::size_t i = 0; i < ref.size(); ++i) worst = std::max(worst, std::abs(got[i] - ref[i]));

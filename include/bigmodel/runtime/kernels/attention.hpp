@@ -94,6 +94,37 @@ std::int64_t visible_columns(const float* mask, std::int64_t row_stride, std::in
   return need;
 }
 
+// A mask plane [T, S] (rows `row_stride` floats apart, 0 when one row serves them all), read before the head's
+// products: the keys each row sees before a trailing run of hidden entries (<= attention_hidden: -inf, or the
+// lowest float that PyTorch writes for a causal mask), and whether the entries before that are all 0. A hidden
+// key's weight is exactly 0 (as long as the row's scores stay below ~1e29), so each row's softmax stops at its own
+// last key, and when the visible entries are all 0 the mask is not read at all: a causal mask given as a tensor
+// then costs what the causal attribute does, and an all-zero padding mask nothing. A plane every head shares is
+// read once per call, a single row per head. Not used (ok = false) when some row hides every key: its softmax
+// is uniform (or NaN), which the general path keeps.
+inline constexpr float attention_hidden = -1e30f;
+struct mask_plane {
+  bool ok = false, zero = true;
+  std::vector<std::int64_t> last;  // per row (one entry when the plane is one row): keys [0, last) may be visible
+  [[nodiscard]] std::int64_t last_of(std::int64_t i) const noexcept {
+    return last[last.size() == 1 ? 0 : static_cast<std::size_t>(i)];
+  }
+  void read(const float* m, std::int64_t row_stride, std::int64_t t, std::int64_t s) {
+    ok = false, zero = true;
+    const std::int64_t rows = row_stride == 0 ? 1 : t;
+    last.resize(static_cast<std::size_t>(rows));
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const float* r = m + i * row_stride;
+      std::int64_t j = s;
+      while (j > 0 && r[j - 1] <= attention_hidden) --j;  // NaN is not hidden
+      if (j == 0) return;
+      last[static_cast<std::size_t>(i)] = j;
+      for (std::int64_t e = 0; e < j && zero; ++e) zero = r[e] == 0.0f;
+    }
+    ok = true;
+  }
+};
+
 }  // namespace detail
 
 inline void run(const ops::attention& op, kernel_context& c) {
@@ -142,6 +173,11 @@ inline void run(const ops::attention& op, kernel_context& c) {
     std::fill(y.begin(), y.end(), 0.0f);
     return;
   }
+  // One mask plane for every head (e.g. a causal mask [T, S] as a tensor): read once here.
+  detail::mask_plane shared_plane;
+  const bool shared = mask_f32 && std::all_of(mst.begin(), mst.begin() + static_cast<std::ptrdiff_t>(sr - 2),
+                                              [](std::int64_t st) { return st == 0; });
+  if (shared) shared_plane.read(mask_f32, mst[sr - 2], a.t, a.s);
   // Leading dimensions: a head's rows are D apart (layout 0) or H * D apart (layout 1).
   const auto ldq = static_cast<std::size_t>(nh * a.d), ldk = static_cast<std::size_t>(a.k_transposed ? a.s : nh * a.d);
   const auto ldv = static_cast<std::size_t>(nh * a.dv), ldy = ldv;
@@ -165,8 +201,18 @@ inline void run(const ops::attention& op, kernel_context& c) {
     const float* kh = k.data() + (b * a.s * nh + hh) * a.d;
     const float* vh = v.data() + (b * a.s * nh + hh) * a.dv;
     float* yh = y.data() + (b * a.t * nh + hh) * a.dv;
+    // This head's mask plane: the shared one, or its own when that is a single row (e.g. BERT's padding mask).
+    thread_local detail::mask_plane own_plane;
+    const detail::mask_plane* pl = shared ? &shared_plane : nullptr;
+    if (!shared && mask_f32 && mst[sr - 2] == 0) {
+      own_plane.read(mask_f32 + mask_base, 0, a.t, a.s);
+      pl = &own_plane;
+    }
+    const bool use_plane = pl != nullptr && pl->ok, zero_mask = use_plane && pl->zero;
+    // Without a plane of zeros and hidden keys, the mask's negligible keys at the end of a block are found here.
+    const bool skip_negligible = mask_f32 && !zero_mask;
     float k_norm_max = 0.0f;  // max_j |k_j| of this head, for the mask's negligible keys
-    if (mask_f32) {
+    if (skip_negligible) {
       for (std::int64_t j = 0; j < a.s; ++j) {
         float ss = 0.0f;
         if (!a.k_transposed) ss = detail::sum_of_squares(kh + j * static_cast<std::int64_t>(ldk), a.d);
@@ -186,7 +232,12 @@ inline void run(const ops::attention& op, kernel_context& c) {
       std::int64_t cols = a.causal ? std::clamp(i0 + rows + (a.s - a.t), std::int64_t{0}, a.s) : a.s;
       // Keys that an additive f32 mask makes negligible for every row of the block, at the block's end, are
       // skipped the same way (a causal or padding mask given as a tensor; see detail::visible_columns).
-      if (mask_f32 && cols > 0)
+      if (use_plane) {  // no row of the block sees past its last visible key
+        std::int64_t last = 0;
+        for (std::int64_t i = 0; i < rows; ++i) last = std::max(last, pl->last_of(i0 + i));
+        cols = std::min(cols, last);
+      }
+      if (skip_negligible && cols > 0)
         cols = detail::visible_columns(mask_f32 + mask_base, mst[sr - 2], i0, rows, cols, [&](std::int64_t gi) {
           const float ss = detail::sum_of_squares(qh + static_cast<std::size_t>(gi) * ldq, a.d);
           return std::sqrt(ss) * k_norm_max * std::abs(a.scale) * 1.001f;  // 1.001: f32 rounding of the norms
@@ -216,7 +267,7 @@ inline void run(const ops::attention& op, kernel_context& c) {
       for (std::int64_t i = 0; i < rows; ++i) {
         const std::int64_t gi = i0 + i;
         const float* mrow = nullptr;
-        if (mask) {
+        if (mask && !zero_mask) {
           const std::int64_t off = mask_base + gi * mst[sr - 2];
           if (mask_f32) mrow = mask_f32 + off;
           else {
@@ -225,7 +276,8 @@ inline void run(const ops::attention& op, kernel_context& c) {
             mrow = mask_row.data();
           }
         }
-        const std::int64_t limit = a.causal ? gi + 1 + (a.s - a.t) : a.s;
+        std::int64_t limit = a.causal ? gi + 1 + (a.s - a.t) : a.s;
+        if (use_plane) limit = std::min(limit, pl->last_of(gi));
         inv_sum[static_cast<std::size_t>(i)] = detail::softmax_weights(tile.data() + i * a.s, cols, limit, a.scale, mrow);
       }
       // y_block = p[rows x cols] . v[cols x dv]
