@@ -64,9 +64,11 @@ computation_graph attention_graph(const ops::attention& op, bool with_mask) {
 
 TEST_CASE("tiled attention equals a double-precision reference", "[runtime][attention]") {
   struct shape_case { std::int64_t b, h, t, s, d, dv; bool causal, mask, mask_per_head; };
-  // T around the 64-row block (63, 64, 65, 130), S != T, head sizes with SIMD tails, causal with S > T.
+  // T around the 32-row block (31, 32, 33, 63, 64, 65, 130), S != T, head sizes with SIMD tails, causal with S > T.
   const shape_case cases[] = {
       {1, 1, 1, 1, 1, 1, false, false, false}, {2, 3, 63, 63, 16, 16, false, true, false},
+      {1, 2, 31, 31, 64, 64, true, true, false}, {1, 1, 32, 40, 16, 16, true, false, false},
+      {2, 1, 33, 33, 64, 64, true, false, false},
       {1, 2, 64, 64, 64, 64, true, false, false}, {2, 2, 65, 65, 33, 17, true, true, false},
       {1, 4, 130, 77, 8, 24, false, true, true}, {1, 2, 20, 150, 64, 64, true, true, false},
       {3, 1, 129, 129, 7, 5, false, false, false}};

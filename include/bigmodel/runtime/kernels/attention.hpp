@@ -3,7 +3,10 @@
 //
 // Tiled: each head is cut into blocks of at most attention_row_block query rows; a block's scores
 // (rows × S) live in one scratch tile that is scaled, masked, soft-maxed in place and multiplied by v, so
-// no T × S matrix per head is materialized beyond that tile (T = 4096 needs a 64 × S tile, not T × S).
+// no T × S matrix per head is materialized beyond that tile (T = 4096 needs a 64 × S tile, not T × S). Where the
+// visible keys grow row by row (causal, or a causal mask tensor) blocks are 32 rows: a block computes the keys its
+// last row sees, so smaller blocks waste less (10 % faster on the small LM's heads; 64 stays for full rows, where
+// 32 was ~3 % slower on BERT's: benchmarks/RESULTS.md, bench_attention).
 // Heads are independent tasks on the session's parallel_for; every head is computed the same way whatever
 // the thread count, so outputs do not depend on it.
 
@@ -23,8 +26,13 @@ namespace bigmodel::runtime::kernels {
 #ifndef BIGMODEL_ATTENTION_ROW_BLOCK
 #define BIGMODEL_ATTENTION_ROW_BLOCK 64
 #endif
+#ifndef BIGMODEL_ATTENTION_CAUSAL_ROW_BLOCK
+#define BIGMODEL_ATTENTION_CAUSAL_ROW_BLOCK 32
+#endif
 inline constexpr std::int64_t attention_row_block = BIGMODEL_ATTENTION_ROW_BLOCK;
+inline constexpr std::int64_t attention_causal_row_block = BIGMODEL_ATTENTION_CAUSAL_ROW_BLOCK;
 static_assert(attention_row_block > 0, "BIGMODEL_ATTENTION_ROW_BLOCK must be a positive number of rows");
+static_assert(attention_causal_row_block > 0, "BIGMODEL_ATTENTION_CAUSAL_ROW_BLOCK must be a positive number of rows");
 
 namespace detail {
 
@@ -184,12 +192,6 @@ inline void run(const ops::attention& op, kernel_context& c) {
 
   c.parallel_for(static_cast<std::size_t>(a.heads), [&](std::size_t hi) {
     const auto h = static_cast<std::int64_t>(hi);
-    const std::int64_t rb = std::min(a.t, attention_row_block);
-    // Per-thread scratch, grown once: no allocation per head or per run.
-    thread_local std::vector<float> tile, mask_row, inv_sum;
-    if (tile.size() < static_cast<std::size_t>(rb * a.s)) tile.resize(static_cast<std::size_t>(rb * a.s));
-    if (inv_sum.size() < static_cast<std::size_t>(rb)) inv_sum.resize(static_cast<std::size_t>(rb));
-    if (mask && !mask_f32 && mask_row.size() < static_cast<std::size_t>(a.s)) mask_row.resize(static_cast<std::size_t>(a.s));
     std::int64_t mask_base = 0;
     if (mask) {
       std::int64_t rem = h;
@@ -209,6 +211,14 @@ inline void run(const ops::attention& op, kernel_context& c) {
       pl = &own_plane;
     }
     const bool use_plane = pl != nullptr && pl->ok, zero_mask = use_plane && pl->zero;
+    // Rows per block: fewer where the visible keys grow row by row.
+    const bool growing = a.causal || (use_plane && pl->last.size() > 1 && pl->last.front() != pl->last.back());
+    const std::int64_t rb = std::min(a.t, growing ? attention_causal_row_block : attention_row_block);
+    // Per-thread scratch, grown once: no allocation per head or per run.
+    thread_local std::vector<float> tile, mask_row, inv_sum;
+    if (tile.size() < static_cast<std::size_t>(rb * a.s)) tile.resize(static_cast<std::size_t>(rb * a.s));
+    if (inv_sum.size() < static_cast<std::size_t>(rb)) inv_sum.resize(static_cast<std::size_t>(rb));
+    if (mask && !mask_f32 && mask_row.size() < static_cast<std::size_t>(a.s)) mask_row.resize(static_cast<std::size_t>(a.s));
     // Without a plane of zeros and hidden keys, the mask's negligible keys at the end of a block are found here.
     const bool skip_negligible = mask_f32 && !zero_mask;
     float k_norm_max = 0.0f;  // max_j |k_j| of this head, for the mask's negligible keys
