@@ -21,6 +21,10 @@ namespace {
 using namespace kt;
 
 double gelu_ref(double x) { return 0.5 * x * std::erfc(-x / std::sqrt(2.0)); }
+double gelu_tanh_ref(double x) { return 0.5 * x * (1.0 + std::tanh(0.79788456080286536 * (x + 0.044715 * x * x * x))); }
+constexpr std::array all_activations{k::activation::none, k::activation::relu, k::activation::gelu,
+                                     k::activation::gelu_tanh};
+bool is_gelu(k::activation a) { return a == k::activation::gelu || a == k::activation::gelu_tanh; }
 
 struct spec {
   bool per_channel, per_row, with_bias;
@@ -70,7 +74,10 @@ void check_epilogue(std::size_t m, std::size_t n, std::size_t kk, const spec& s)
       const double v = p + (s.with_bias ? bias[j] : 0.0);
       scaled_product[i * n + j] = std::abs(p) + (s.with_bias ? std::abs(bias[j]) : 0.0);
       pre[i * n + j] = v;
-      value[i * n + j] = s.act == k::activation::relu ? std::max(v, 0.0) : s.act == k::activation::gelu ? gelu_ref(v) : v;
+      value[i * n + j] = s.act == k::activation::relu        ? std::max(v, 0.0)
+                         : s.act == k::activation::gelu      ? gelu_ref(v)
+                         : s.act == k::activation::gelu_tanh ? gelu_tanh_ref(v)
+                                                             : v;
     }
   }
 
@@ -106,16 +113,15 @@ void check_epilogue(std::size_t m, std::size_t n, std::size_t kk, const spec& s)
 TEST_CASE("epilogues: dequantize, bias, activation, requantize vs double", "[kernels][epilogue]") {
   const std::vector<std::array<std::size_t, 3>> shapes{{1, 1, 1}, {3, 17, 33}, {9, 40, 64}, {17, 100, 255}, {1, 129, 129}};
   for (const auto& shape : shapes)
-    for (int variant = 0; variant < 6; ++variant) {
-      const spec s{variant % 2 == 0, variant == 3, variant != 1,
-                   std::array{k::activation::none, k::activation::relu, k::activation::gelu}[static_cast<std::size_t>(variant % 3)]};
+    for (int variant = 0; variant < 8; ++variant) {
+      const spec s{variant % 2 == 0, variant == 3 || variant == 6, variant != 1, all_activations[static_cast<std::size_t>(variant % 4)]};
       check_epilogue<float>(shape[0], shape[1], shape[2], s);
       check_epilogue<std::uint8_t>(shape[0], shape[1], shape[2], s);
       check_epilogue<std::int8_t>(shape[0], shape[1], shape[2], s);
     }
 }
 
-TEST_CASE("epilogues: GELU over a wide input range", "[kernels][epilogue]") {
+TEST_CASE("epilogues: GELU (erf and tanh forms) over a wide input range", "[kernels][epilogue]") {
   // Pre-activations sweep [-12, 12] exactly: A = identity-like (K = 1, a = 1), weights carry the values.
   const std::size_t n = 241;
   std::vector<std::int8_t> w(n);
@@ -125,32 +131,34 @@ TEST_CASE("epilogues: GELU over a wide input range", "[kernels][epilogue]") {
     scale[j] = 0.1f;
   }
   const std::uint8_t one = 1;
-  for_each_isa([&](k::isa i) {
-    INFO("isa " << k::isa_name(i));
-    const auto packed = k::pack_weights(w.data(), 1, n, n, k::weight_layout::k_by_n);
-    std::vector<float> y(n);
-    k::gemm(1, &one, 1, packed, y.data(), n, k::dequantize(1.0f, 0, scale.data(), true) | k::gelu());
-    for (std::size_t j = 0; j < n; ++j) {
-      const double x = static_cast<double>(static_cast<float>(static_cast<int>(j) - 120) * 0.1f);
-      const double ref = gelu_ref(x);
-      INFO("x=" << x << " got " << y[j] << " want " << ref);
-      CHECK(std::abs(y[j] - ref) <= 1e-5 * std::max(std::abs(ref), 1e-3 * std::abs(x)));
-    }
-  });
+  for (const bool tanh_form : {false, true})
+    for_each_isa([&](k::isa i) {
+      INFO("isa " << k::isa_name(i) << (tanh_form ? ", tanh form" : ", erf form"));
+      const auto packed = k::pack_weights(w.data(), 1, n, n, k::weight_layout::k_by_n);
+      std::vector<float> y(n);
+      k::gemm(1, &one, 1, packed, y.data(), n,
+              k::dequantize(1.0f, 0, scale.data(), true) | (tanh_form ? k::gelu_tanh() : k::gelu()));
+      for (std::size_t j = 0; j < n; ++j) {
+        const double x = static_cast<double>(static_cast<float>(static_cast<int>(j) - 120) * 0.1f);
+        const double ref = tanh_form ? gelu_tanh_ref(x) : gelu_ref(x);
+        INFO("x=" << x << " got " << y[j] << " want " << ref);
+        CHECK(std::abs(y[j] - ref) <= 1e-5 * std::max(std::abs(ref), 1e-3 * std::abs(x)));
+      }
+    });
 }
 
 // The f32 epilogue against the scalar definition (epilogue_eval.hpp: store_scalar's formula), on shapes with
 // tails in M and N, several row tiles and column blocks, ldc > n (the gap must stay untouched), u8 and s8
 // activations. AVX-512 VNNI evaluates it on the accumulator registers, the other ISAs through the tile
 // buffer; all must agree with the scalar formula up to the f32 rounding of one product (the compiler may
-// fuse the scale and bias into one FMA) and, for GELU, the 1e-5 of the polynomial exp.
+// fuse the scale and bias into one FMA) and, for the GELUs, 1e-5 for their table of polynomials.
 TEST_CASE("epilogues: f32 output of every tile shape vs the scalar formula", "[kernels][epilogue]") {
   const std::vector<std::array<std::size_t, 3>> shapes{{1, 17, 33},  {3, 64, 8},   {8, 48, 64},  {5, 71, 40},
                                                        {16, 16, 5},  {9, 97, 129}, {37, 300, 70}, {24, 250, 16}};
   for (const auto& [m, n, kk] : shapes)
-    for (int variant = 0; variant < 24; ++variant) {
+    for (int variant = 0; variant < 32; ++variant) {
       const bool per_row = variant & 1, per_channel = variant & 2, with_bias = variant & 4, signed_a = variant % 5 == 0;
-      const k::activation act = std::array{k::activation::none, k::activation::relu, k::activation::gelu}[static_cast<std::size_t>(variant / 8)];
+      const k::activation act = all_activations[static_cast<std::size_t>(variant / 8)];
       INFO("M=" << m << " N=" << n << " K=" << kk << " per_row=" << per_row << " per_channel=" << per_channel
                 << " bias=" << with_bias << " act=" << static_cast<int>(act) << " signed_a=" << signed_a);
       std::vector<std::uint8_t> a(m * kk);
@@ -199,7 +207,7 @@ TEST_CASE("epilogues: f32 output of every tile shape vs the scalar formula", "[k
           for (std::size_t j = 0; j < n; ++j) {
             const std::size_t e = r * n + j;
             double tol = 1e-6 * mag[e] + 1e-30;
-            if (act == k::activation::gelu) tol += 1e-5 * std::max(std::abs(want[e]), 1e-3f * std::abs(pre[e]));
+            if (is_gelu(act)) tol += 1e-5 * std::max(std::abs(want[e]), 1e-3f * std::abs(pre[e]));
             if (!(std::abs(static_cast<double>(c[r * ldc + j]) - want[e]) <= tol)) ++bad;
           }
           for (std::size_t j = n; j < ldc; ++j) gap += c[r * ldc + j] != 12345.0f;

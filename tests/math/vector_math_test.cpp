@@ -48,6 +48,12 @@ std::vector<float> sweep() {
                   -105.0f, -150.0f, 0.625f, -0.625f, 0.6249999f, 1.0f, -1.0f, 1.4142135f, -1.4142135f, 5.6568542f,
                   -5.6568542f, 3.4e38f, -3.4e38f})
     x.push_back(v);
+  // the erf GELU's table: both sides of every interval's ends (multiples of 0.75 up to 6), either sign
+  for (int i = 0; i <= 8; ++i)
+    for (float s : {1.0f, -1.0f}) {
+      const float b = s * 0.75f * static_cast<float>(i);
+      x.insert(x.end(), {b, std::nextafter(b, -inf), std::nextafter(b, inf)});
+    }
   return x;
 }
 
@@ -70,8 +76,10 @@ bool same(float a, double b) {  // NaN matches NaN, inf matches inf of the same 
   return false;
 }
 
-double gelu_erf_ref(double x) { return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
+// At -inf the limit 0 (the formulas as written give -inf * 0 = NaN; the table forms return the limit).
+double gelu_erf_ref(double x) { return std::isinf(x) && x < 0 ? 0.0 : 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0))); }
 double gelu_tanh_ref(double x) {
+  if (std::isinf(x) && x < 0) return 0.0;
   return 0.5 * x * (1.0 + std::tanh(0.79788456080286536 * (x + 0.044715 * x * x * x)));
 }
 
@@ -90,8 +98,9 @@ const unary_case unary_cases[] = {
     {"tanh", &table::tanh, [](double x) { return std::tanh(x); }, 1e-45, 4e-7, true},
     // below x = -88.7, e^-x overflows and the result is 0 instead of a denormal (as 1 / (1 + std::exp(-x)) in f32)
     {"sigmoid", &table::sigmoid, [](double x) { return 1.0 / (1.0 + std::exp(-x)); }, 1.2e-38, 4e-7, true},
-    {"gelu_erf", &table::gelu_erf, gelu_erf_ref, 1e-6, 2.4e-7, false},
-    {"gelu_tanh", &table::gelu_tanh, gelu_tanh_ref, 1e-6, 2.4e-7, false},
+    // the GELUs' error is absolute (their tables' h, < 2.4e-7) plus the rounding of x - x h (1/2 ulp of the result)
+    {"gelu_erf", &table::gelu_erf, gelu_erf_ref, 2.5e-7, 6e-8, false},
+    {"gelu_tanh", &table::gelu_tanh, gelu_tanh_ref, 2.5e-7, 6e-8, false},
 };
 
 }  // namespace
@@ -158,7 +167,11 @@ TEST_CASE("vector math: exact special values", "[math]") {
     CHECK(f(t.gelu_erf, inf) == inf);
     CHECK(f(t.gelu_tanh, inf) == inf);
     CHECK(f(t.gelu_erf, -30.0f) == 0.0f);
+    CHECK(f(t.gelu_erf, -inf) == 0.0f);  // the limit (x Phi(x) -> 0)
+    CHECK(f(t.gelu_erf, 6.0f) == 6.0f);
     CHECK(f(t.gelu_tanh, -30.0f) == 0.0f);
+    CHECK(f(t.gelu_tanh, -inf) == 0.0f);
+    CHECK(f(t.gelu_tanh, 6.0f) == 6.0f);
     for (row_fn fn : {t.erf, t.tanh, t.sigmoid, t.gelu_erf, t.gelu_tanh}) CHECK(std::isnan(f(fn, qnan)));
   }
 }

@@ -64,7 +64,8 @@ inline void store_tile(const detail::resolved_epilogue& e, std::size_t m0, std::
     zp[i] = e.row_zp(m0 + i), a_scale[i] = e.row_a_scale(m0 + i);
     any_zp = any_zp || zp[i] != 0;
   }
-  const bool gelu = e.act == activation::gelu, relu = e.act == activation::relu, u8 = e.out == out_type::u8;
+  const bool gelu = e.act == activation::gelu, gelu_tanh = e.act == activation::gelu_tanh;
+  const bool relu = e.act == activation::relu, u8 = e.out == out_type::u8;
   for (std::size_t j = 0; j < count; j += 8) {
     const std::size_t left = count - j;
     const bool full = left >= 8;
@@ -82,6 +83,7 @@ inline void store_tile(const detail::resolved_epilogue& e, std::size_t m0, std::
       if (e.bias) v = _mm256_add_ps(v, bias);
       if (relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
       else if (gelu) v = avx2_math::vm_gelu_erf(v);
+      else if (gelu_tanh) v = avx2_math::vm_gelu_tanh(v);
       if (e.out == out_type::f32) {
         float* dst = reinterpret_cast<float*>(c + i * ldc_bytes) + j;
         if (full) _mm256_storeu_ps(dst, v);

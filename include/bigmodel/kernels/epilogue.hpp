@@ -6,7 +6,7 @@
 //   s32 output:  C = corrected                                  (wraps modulo 2^32, like the accumulator)
 //   f32 output:  v = float(corrected) * (a_scale_m * w_scale[n])  (w_scale[0] when per-tensor)
 //                v = v + bias[n]                                (if bias)
-//                C = act(v)                                     (none, relu, gelu with erf)
+//                C = act(v)                                     (none, relu, gelu (erf form), gelu_tanh)
 //   u8/s8 output: C = clamp(nearbyint(act(v) * (1 / out_scale)) + out_zero_point, type range)
 //
 // Build one with the helpers and operator|:
@@ -16,7 +16,8 @@
 
 namespace bigmodel::kernels {
 
-enum class activation : std::uint8_t { none, relu, gelu };
+// gelu: x Phi(x), the erf form; gelu_tanh: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+enum class activation : std::uint8_t { none, relu, gelu, gelu_tanh };
 
 struct epilogue {
   std::int32_t a_zero_point = 0;                 // activation zero point (per tensor)
@@ -58,6 +59,7 @@ struct requantize_t { float scale; std::int32_t zero_point; };
 [[nodiscard]] constexpr epilogues::bias_t bias(const float* data) noexcept { return {data}; }
 [[nodiscard]] constexpr epilogues::activation_t relu() noexcept { return {activation::relu}; }
 [[nodiscard]] constexpr epilogues::activation_t gelu() noexcept { return {activation::gelu}; }
+[[nodiscard]] constexpr epilogues::activation_t gelu_tanh() noexcept { return {activation::gelu_tanh}; }
 [[nodiscard]] constexpr epilogues::requantize_t requantize(float out_scale, std::int32_t out_zero_point) noexcept {
   return {out_scale, out_zero_point};
 }

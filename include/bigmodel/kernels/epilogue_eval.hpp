@@ -79,10 +79,18 @@ inline constexpr float erfc_coeffs[10] = {-1.26551223f, 1.00002368f, 0.37409196f
   return x * phi;
 }
 
+// 0.5 x (1 + tanh u) written as x / (1 + e^(-2u)), which keeps its relative accuracy for negative x (1 + tanh u
+// cancels there). -inf gives the limit 0.
+[[nodiscard]] inline float gelu_tanh_scalar(float x) noexcept {
+  const float u = 0.79788456080286536f * (x + 0.044715f * x * x * x);
+  return std::isinf(x) ? (x > 0.0f ? x : 0.0f) : x / (1.0f + std::exp(-2.0f * u));
+}
+
 [[nodiscard]] inline float activate_scalar(activation act, float v) noexcept {
   switch (act) {
     case activation::relu: return v > 0.0f ? v : 0.0f;
     case activation::gelu: return gelu_scalar(v);
+    case activation::gelu_tanh: return gelu_tanh_scalar(v);
     case activation::none: break;
   }
   return v;

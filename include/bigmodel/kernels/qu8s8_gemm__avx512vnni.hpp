@@ -63,6 +63,7 @@ struct qu8s8_gemm_tile__avx512vnni {
     switch (e.act) {
       case activation::relu: avx512::store_registers<activation::relu>(e, m0, n0, count, acc, c, ldc); break;
       case activation::gelu: avx512::store_registers<activation::gelu>(e, m0, n0, count, acc, c, ldc); break;
+      case activation::gelu_tanh: avx512::store_registers<activation::gelu_tanh>(e, m0, n0, count, acc, c, ldc); break;
       case activation::none: avx512::store_registers<activation::none>(e, m0, n0, count, acc, c, ldc); break;
     }
   }

@@ -44,6 +44,10 @@ struct vm_vec {
   static f xor_sign(f a, f s) noexcept { return _mm256_xor_ps(a, s); }
   static m lt(f a, f b) noexcept { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
   static f select(m k, f a, f b) noexcept { return _mm256_blendv_ps(b, a, k); }
+  // tab[low 3 bits of r's representation] per lane (one vpermps).
+  static f lookup8(const float* tab, f r) noexcept {
+    return _mm256_permutevar8x32_ps(_mm256_loadu_ps(tab), _mm256_castps_si256(r));
+  }
   template <bool Max>  // horizontal sum (Max false) / max
   static f op(f a, f b) noexcept {
     if constexpr (Max) return _mm256_max_ps(a, b);

@@ -41,6 +41,10 @@ struct vm_vec {
   static f xor_sign(f a, f s) noexcept { return _mm512_xor_ps(a, s); }
   static m lt(f a, f b) noexcept { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
   static f select(m k, f a, f b) noexcept { return _mm512_mask_blend_ps(k, b, a); }
+  // tab[low 3 bits of r's representation] per lane (8 floats in both halves, one vpermps).
+  static f lookup8(const float* tab, f r) noexcept {
+    return _mm512_permutexvar_ps(_mm512_castps_si512(r), _mm512_broadcast_f32x8(_mm256_loadu_ps(tab)));
+  }
   // Horizontal sum (Max false) / max by folding halves inside the zmm (GCC 12's _mm512_reduce_*_ps trip
   // -Wuninitialized under -Werror).
   template <bool Max>

@@ -53,6 +53,10 @@ struct vm_vec : vm_arith<vm_f4> {
   static f abs(f a) noexcept { return reinterpret_cast<f>(reinterpret_cast<u>(a) & 0x7FFFFFFFu); }
   static f sign(f a) noexcept { return reinterpret_cast<f>(reinterpret_cast<u>(a) & 0x80000000u); }
   static f xor_sign(f a, f s) noexcept { return reinterpret_cast<f>(reinterpret_cast<u>(a) ^ reinterpret_cast<u>(s)); }
+  static f lookup8(const float* tab, f r) noexcept {  // tab[low 3 bits of r's representation] per lane
+    const u i = reinterpret_cast<u>(r) & 7u;
+    return f{tab[i[0]], tab[i[1]], tab[i[2]], tab[i[3]]};
+  }
   static float hsum(f a) noexcept { return (a[0] + a[2]) + (a[1] + a[3]); }
   static float hmax(f a) noexcept {
     const float x = a[0] > a[2] ? a[0] : a[2], y = a[1] > a[3] ? a[1] : a[3];
@@ -79,6 +83,7 @@ struct vm_vec : vm_arith<float> {
   static f xor_sign(f a, f s) noexcept {
     return std::bit_cast<float>(std::bit_cast<std::uint32_t>(a) ^ std::bit_cast<std::uint32_t>(s));
   }
+  static f lookup8(const float* tab, f r) noexcept { return tab[std::bit_cast<std::uint32_t>(r) & 7u]; }
   static float hsum(f a) noexcept { return a; }
   static float hmax(f a) noexcept { return a; }
   static f exp2_split(f p, f t) noexcept {

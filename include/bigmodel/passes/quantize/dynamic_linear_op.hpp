@@ -6,11 +6,9 @@
 //   Y = DynamicLinear(A f32 [..., K], W_q s8 [K, N], W_scale f32 [N] or scalar [, bias f32 [N]])
 //     = act((DynamicQuantizeLinear(A) x W_q) * A_scale * W_scale + bias), activations u8 per tensor (per_row = 0,
 //       ONNX's semantics) or per row (per_row = 1); act (attribute `activation`): "" (none), "relu", "gelu" (erf
-//       form) -- both evaluated in the GEMM's epilogue while the tile is in cache -- or "gelu_tanh" (applied to
-//       each block of rows right after the GEMM).
+//       form) or "gelu_tanh" (tanh form), evaluated in the GEMM's epilogue while the tile is in registers.
 
 #include <cstdint>
-#include <algorithm>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -18,7 +16,6 @@
 
 #include "../../graph/attribute.hpp"
 #include "../../kernels/linear_dynamic.hpp"
-#include "../../kernels/vector_math.hpp"
 #include "../../tensor/dynamic_tensor.hpp"
 
 namespace bigmodel::ops {
@@ -71,15 +68,8 @@ struct dynamic_linear {
     opt.exec = c.execution();
     if (activation == "relu") opt.act = kernels::activation::relu;
     if (activation == "gelu") opt.act = kernels::activation::gelu;
+    if (activation == "gelu_tanh") opt.act = kernels::activation::gelu_tanh;
     kernels::linear_dynamic(m, x.data(), k, *w, scale.data(), scale.size() == n && n > 1, bias, y.data(), n, opt);
-    if (activation == "gelu_tanh" && m * n > 0) {
-      constexpr std::size_t rows_per_block = 16;
-      float* out = y.data();
-      c.parallel_for((m + rows_per_block - 1) / rows_per_block, [&](std::size_t b) {
-        const std::size_t r0 = b * rows_per_block, r1 = std::min(m, r0 + rows_per_block);
-        kernels::vmath::gelu_tanh(out + r0 * n, out + r0 * n, (r1 - r0) * n);
-      });
-    }
   }
 };
 
