@@ -4,6 +4,7 @@
 //               causal mask as an f32 tensor of 0 / -inf, as the LM's exported graph gives it
 //   lm_causal   the same with the causal attribute and no mask
 //   bert        the encoder layer: [8, 12, 128, 64] in layout 0, a [8, 1, 1, 128] additive padding mask of zeros
+// Each also as *_int8: the op's int8 form (ops::attention::int8, q·kᵀ and p·v on the int8 GEMM).
 // Reported: time per run, and seconds per head (counter per_head). Run:
 //   taskset -c 0 ./bench_attention --benchmark_repetitions=5 --benchmark_report_aggregates_only=true
 
@@ -31,7 +32,7 @@ dynamic_tensor random_tensor(shape_t s, std::uint32_t seed) {
 
 enum class variant { lm_mask, lm_causal, bert };
 
-void attention(benchmark::State& state, variant which) {
+void attention(benchmark::State& state, variant which, bool int8) {
   const std::int64_t b = 8, t = 128, d = 64, h = which == variant::bert ? 12 : 4;
   const bool layout1 = which != variant::bert;
   const shape_t qs = layout1 ? shape_t{b, t, h, d} : shape_t{b, h, t, d};
@@ -50,7 +51,7 @@ void attention(benchmark::State& state, variant which) {
     feeds.emplace("mask", dynamic_tensor::from<float>({b, 1, 1, t}, std::vector<float>(static_cast<std::size_t>(b * t), 0.0f)));
     ins.push_back(g.add_input("mask", dtype::f32, {b, 1, 1, t}));
   }
-  ops::attention op{.scale = 0.125f, .causal = which == variant::lm_causal ? 1 : 0, .layout = layout1 ? 1 : 0};
+  ops::attention op{.scale = 0.125f, .causal = which == variant::lm_causal ? 1 : 0, .layout = layout1 ? 1 : 0, .int8 = int8 ? 1 : 0};
   g.mark_output(g.outputs(g.add_node(op, ins))[0]);
   session s{g};
   for (auto _ : state) benchmark::DoNotOptimize(s.run(feeds));
@@ -61,8 +62,11 @@ void attention(benchmark::State& state, variant which) {
 
 }  // namespace
 
-BENCHMARK_CAPTURE(attention, lm_mask, variant::lm_mask)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(attention, lm_causal, variant::lm_causal)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(attention, bert, variant::bert)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(attention, lm_mask, variant::lm_mask, false)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(attention, lm_causal, variant::lm_causal, false)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(attention, bert, variant::bert, false)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(attention, lm_mask_int8, variant::lm_mask, true)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(attention, lm_causal_int8, variant::lm_causal, true)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(attention, bert_int8, variant::bert, true)->Unit(benchmark::kMicrosecond);
 
 BENCHMARK_MAIN();

@@ -3,8 +3,10 @@
 # one CPU. Writes a markdown report (tables + notes + a profile) to stdout or to --output FILE.
 #
 #   benchmarks/ort/bench_e2e.sh [--bigmodel-opt PATH] [--bench-dir DIR] [--runs N] [--warmup N]
-#                               [--output FILE.md] [--opset13]
+#                               [--output FILE.md] [--opset13] [--attention int8|fp32]
 #
+# --attention int8: our int8-dynamic / int8-static files run the fused attention's products in int8 too
+# (bigmodel-opt optimize --attention int8; default fp32, as the CLI's).
 # Environment: BIGMODEL_OPT (path to bigmodel-opt, default build/release/examples/bigmodel-opt/bigmodel-opt),
 # BENCH_DIR (default /tmp/bench), RUNS (default 20), WARMUP (default 3), CPU (core for taskset, default 0).
 # Options override the environment. Progress goes to stderr.
@@ -24,10 +26,11 @@ WARMUP="${WARMUP:-3}"
 CPU="${CPU:-0}"
 OUTPUT=""
 OPSETS=(17)
+ATTENTION=fp32
 PY=/usr/bin/python3
 
 usage() {
-  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 die() { echo "bench_e2e.sh: error: $*" >&2; exit 1; }
 log() { echo "[bench_e2e $(date -u +%H:%M:%S)] $*" >&2; }
@@ -40,12 +43,14 @@ while [[ $# -gt 0 ]]; do
     --warmup) WARMUP="${2:?--warmup needs a value}"; shift 2 ;;
     -o|--output) OUTPUT="${2:?--output needs a value}"; shift 2 ;;
     --opset13) OPSETS=(17 13); shift ;;
+    --attention) ATTENTION="${2:?--attention needs a value}"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; die "unknown argument: $1" ;;
   esac
 done
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer (got '$RUNS')"
 [[ "$WARMUP" =~ ^[0-9]+$ ]] || die "--warmup must be a non-negative integer (got '$WARMUP')"
+[[ "$ATTENTION" == int8 || "$ATTENTION" == fp32 ]] || die "--attention must be int8 or fp32 (got '$ATTENTION')"
 
 # ---- tools -------------------------------------------------------------------------------------------------------
 if [[ ! -x "$BIGMODEL_OPT" && "$BIGMODEL_OPT" != /* && -x "$ROOT/$BIGMODEL_OPT" ]]; then
@@ -221,9 +226,9 @@ for opset in "${OPSETS[@]}"; do
     FILE[fp32]="$TMP/$m.$opset.fp32.onnx"
     optimize_model "$src" "${FILE[fp32]}" --optimize extended --keep-fused || { note_failure "$m opset$opset optimize fp32"; FILE[fp32]=error; }
     FILE[dyn]="$TMP/$m.$opset.int8dyn.onnx"
-    optimize_model "$src" "${FILE[dyn]}" --optimize extended --keep-fused --quantize int8-dynamic || { note_failure "$m opset$opset optimize int8-dynamic"; FILE[dyn]=error; }
+    optimize_model "$src" "${FILE[dyn]}" --optimize extended --keep-fused --quantize int8-dynamic --attention "$ATTENTION" || { note_failure "$m opset$opset optimize int8-dynamic"; FILE[dyn]=error; }
     FILE[static]="$TMP/$m.$opset.int8static.onnx"
-    optimize_model "$src" "${FILE[static]}" --optimize extended --keep-fused --quantize int8-static "${CAL[@]}" || { note_failure "$m opset$opset optimize int8-static"; FILE[static]=error; }
+    optimize_model "$src" "${FILE[static]}" --optimize extended --keep-fused --quantize int8-static "${CAL[@]}" --attention "$ATTENTION" || { note_failure "$m opset$opset optimize int8-static"; FILE[static]=error; }
     FILE[ortq]="$TMP/$m.$opset.ort_int8.opt.onnx"
     optimize_model "$ortq" "${FILE[ortq]}" --optimize extended --keep-fused || { note_failure "$m opset$opset optimize ORT int8 file"; FILE[ortq]=error; }
 
@@ -293,9 +298,9 @@ for opset in "${OPSETS[@]}"; do
   FILE[fp32]="$TMP/$m.$opset.fp32.onnx"
   optimize_model "$src" "${FILE[fp32]}" --optimize extended --keep-fused || { note_failure "$m opset$opset optimize fp32"; FILE[fp32]=error; }
   FILE[dyn]="$TMP/$m.$opset.int8dyn.onnx"
-  optimize_model "$src" "${FILE[dyn]}" --optimize extended --keep-fused --quantize int8-dynamic || { note_failure "$m opset$opset optimize int8-dynamic"; FILE[dyn]=error; }
+  optimize_model "$src" "${FILE[dyn]}" --optimize extended --keep-fused --quantize int8-dynamic --attention "$ATTENTION" || { note_failure "$m opset$opset optimize int8-dynamic"; FILE[dyn]=error; }
   FILE[static]="$TMP/$m.$opset.int8static.onnx"
-  optimize_model "$src" "${FILE[static]}" --optimize extended --keep-fused --quantize int8-static --calibration "input_ids=$BENCH_DIR/$m.1x128.input_ids.npy" || { note_failure "$m opset$opset optimize int8-static"; FILE[static]=error; }
+  optimize_model "$src" "${FILE[static]}" --optimize extended --keep-fused --quantize int8-static --calibration "input_ids=$BENCH_DIR/$m.1x128.input_ids.npy" --attention "$ATTENTION" || { note_failure "$m opset$opset optimize int8-static"; FILE[static]=error; }
   FILE[ortq]="$TMP/$m.$opset.ort_int8.opt.onnx"
   optimize_model "$ortq" "${FILE[ortq]}" --optimize extended --keep-fused || { note_failure "$m opset$opset optimize ORT int8 file"; FILE[ortq]=error; }
   for b in 1 8; do
@@ -346,7 +351,7 @@ declare -A MF=()
 MF[fp32]="$TMP/mlp.fp32.onnx"
 optimize_model "$msrc" "${MF[fp32]}" --optimize extended --keep-fused || { note_failure "digits_mlp optimize fp32"; MF[fp32]=error; }
 MF[dyn]="$TMP/mlp.int8dyn.onnx"
-optimize_model "$msrc" "${MF[dyn]}" --optimize extended --keep-fused --quantize int8-dynamic || { note_failure "digits_mlp optimize int8-dynamic"; MF[dyn]=error; }
+optimize_model "$msrc" "${MF[dyn]}" --optimize extended --keep-fused --quantize int8-dynamic --attention "$ATTENTION" || { note_failure "digits_mlp optimize int8-dynamic"; MF[dyn]=error; }
 MF[static]="$TMP/mlp.int8static.onnx"
 optimize_model "$msrc" "${MF[static]}" --optimize extended --keep-fused --quantize int8-static --calibration "$mname=$MLP_DIR/x_calib.npy" || { note_failure "digits_mlp optimize int8-static"; MF[static]=error; }
 MF[ortq]="$TMP/mlp.ort_int8.onnx"

@@ -150,7 +150,7 @@ inline bigmodel::quant::quantize_report run_quantize(bigmodel::computation_graph
 inline int cmd_optimize(const std::vector<std::string>& argv, const output& out) {
   const args a(argv, {{"help", false}, {"output", true}, {"optimize", true}, {"prune", true}, {"quantize", true},
                       {"calibration", true}, {"exclude", true}, {"report", true}, {"keep-fused", false}, {"scales", true},
-                      {"json", false}, {"quiet", false}});
+                      {"attention", true}, {"json", false}, {"quiet", false}});
   if (a.has("help") || a.positional().size() != 1 || !a.has("output")) {
     std::printf(
         "usage: bigmodel-opt optimize IN.onnx -o OUT.onnx [options]\n"
@@ -170,6 +170,9 @@ inline int cmd_optimize(const std::vector<std::string>& argv, const output& out)
         "  --quantize SCHEME        int8-dynamic, int8-static, int8-weight-only, int4-weight-only[:G], fp16, bf16\n"
         "  --scales f32|f16         weight-only schemes: scales rounded up to f16 values (the kernel then streams\n"
         "                           half the scale bytes; int4 groups of 32: 4.5 bits per weight) [default: f32]\n"
+        "  --attention int8|fp32    int8-dynamic, int8-static: the fused attention's q.kT and p.v products in int8\n"
+        "                           (q, k, v and the softmax's weights quantized at run time; pays where the int8\n"
+        "                           GEMM outruns the fp32 one, i.e. with AVX-512 VNNI) [default: fp32]\n"
         "The output is written atomically: a temporary file, then a rename.\n");
     return a.has("help") ? 0 : 2;
   }
@@ -181,6 +184,10 @@ inline int cmd_optimize(const std::vector<std::string>& argv, const output& out)
   for (const auto& p : prune_specs) prunes.push_back(parse_prune(p));
   const auto excludes = a.all("exclude");
   if (a.has("scales") && !a.has("quantize")) throw usage_error("--scales needs --quantize (a weight-only scheme)");
+  const std::string attention = a.get("attention", "fp32");
+  if (attention != "int8" && attention != "fp32") throw usage_error("--attention " + attention + ": write int8 or fp32");
+  if (a.has("attention") && a.get("quantize", "") != "int8-dynamic" && a.get("quantize", "") != "int8-static")
+    throw usage_error("--attention applies to --quantize int8-dynamic and int8-static");
 
   const std::filesystem::path in = a.positional()[0], dst = a.get("output");
   out.progress("loading " + in.string());
@@ -254,7 +261,11 @@ inline int cmd_optimize(const std::vector<std::string>& argv, const output& out)
   if (a.has("quantize")) {
     const std::string scheme = a.get("quantize");
     out.progress("quantizing (" + scheme + ")");
-    const auto r = run_quantize(g, scheme, excludes, calibration, a.get("scales", "f32"));
+    auto r = run_quantize(g, scheme, excludes, calibration, a.get("scales", "f32"));
+    if (a.has("attention")) {  // the fused attention's products too (only int8 schemes get here)
+      const auto ra = bigmodel::quant::quantize_attention(g, attention == "int8");
+      r.notes.insert(r.notes.end(), ra.notes.begin(), ra.notes.end());
+    }
     out.progress_done();
     if (out.human()) {
       std::printf("quantize %s: %zu layers, weights %s -> %s\n", scheme.c_str(), r.layers.size(),

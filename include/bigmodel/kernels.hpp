@@ -7,6 +7,7 @@
 #include "kernels/linear_dynamic.hpp"
 #include "kernels/packed_weights.hpp"
 #include "kernels/parallel_for.hpp"
+#include "kernels/quantize_pack.hpp"
 #include "kernels/reference_gemm.hpp"
 #include "kernels/status.hpp"
 #include "kernels/weight_only.hpp"

@@ -75,6 +75,12 @@ expect(0 "fuse_attention +2 changes" optimize ${enc}/tiny_encoder.opset13.onnx -
 expect(0 "Erf +1.*Softmax +1" inspect ${WORK}/enc_std.onnx)  # written back as standard ONNX
 expect(0 "argmax agreement 100.00%" eval ${WORK}/enc_std.onnx --input ${enc}/x_test.npy --reference ${enc}/tiny_encoder.opset13.onnx)
 expect(2 "unknown level" optimize ${enc}/tiny_encoder.opset13.onnx -o ${WORK}/x.onnx --optimize ludicrous)
+# int8 attention: the fused Attention's products in int8 on an int8-dynamic encoder (kept fused: the attribute
+# travels in the com.bigmodel op); accuracy holds (PyTorch fp32: 97.22 %).
+expect(0 "Attention [^\n]*: int8 q.kT and p.v" optimize ${enc}/tiny_encoder.opset13.onnx -o ${WORK}/enc_att8.onnx --optimize extended --keep-fused --quantize int8-dynamic --attention int8)
+expect(0 "top-1 accuracy: 9[6-9].[0-9]+%" eval ${WORK}/enc_att8.onnx --input ${enc}/x_test.npy --labels ${enc}/y_test.npy)
+expect(2 "--attention applies to --quantize int8-dynamic and int8-static" optimize ${enc}/tiny_encoder.opset13.onnx -o ${WORK}/x.onnx --quantize int4-weight-only --attention int8)
+expect(2 "--attention int4: write int8 or fp32" optimize ${enc}/tiny_encoder.opset13.onnx -o ${WORK}/x.onnx --quantize int8-dynamic --attention int4)
 
 # Quantization: the file shrinks and accuracy holds (PyTorch fp32: 97.22 %).
 expect(0 "quantize int8-dynamic: 3 layers" optimize ${mlp}/digits_mlp.opset13.onnx -o ${WORK}/int8.onnx --quantize int8-dynamic)

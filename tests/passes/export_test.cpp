@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include <bigmodel/passes/quantize.hpp>
+
 #include "passes_test_util.hpp"
 
 using namespace bigmodel;
@@ -103,4 +105,43 @@ TEST_CASE("fusion passes name the node on bad input", "[passes][errors]") {
   } catch (const error& e) {
     CHECK_THAT(e.what(), Catch::Contains("bn_short_bias"));
   }
+}
+
+TEST_CASE("quantize_attention marks the fused attention int8; the attribute saves, loads and decomposes", "[passes][export][int8]") {
+  const auto dir = fixtures() / "tiny_encoder";
+  const auto original = io::load_onnx(dir / "tiny_encoder.opset13.onnx");
+  auto g = original;
+  g |= passes::optimize(passes::level::extended, runtime::kernel_evaluator{});
+  REQUIRE(count(g, "Attention") == 1);
+  const auto f32_attention = g;
+  const auto r = passes::quantize_attention().run(g);
+  CHECK(r.changes() == 1);
+  auto int8_of = [](const computation_graph& x) {
+    for (auto n : x.nodes())
+      if (x.alive(n))
+        if (const auto* a = x.template op_as<ops::attention>(n)) return a->int8;
+    return std::int64_t{-1};
+  };
+  CHECK(int8_of(g) == 1);
+  CHECK(passes::quantize_attention().run(g).changes() == 0);  // already int8
+  // It runs int8 (the output moves), and stays close to the f32 graph's.
+  const named_tensors feeds{{"input", load_rows(dir / "x_test.npy", 16)}};
+  const double err = relative_error(f32_attention, g, feeds);
+  CHECK(err > 1e-6);
+  CHECK(err < 0.02);
+  // Kept fused, the attribute round-trips through the file; decomposed, it is gone (standard ONNX, f32 products).
+  const auto path = fs::temp_directory_path() / "int8_attention_kept.onnx";
+  io::save_onnx(g, path, {}, {.form = passes::export_form::bigmodel_domain});
+  const auto back = io::load_onnx(path);
+  fs::remove(path);
+  CHECK(int8_of(back) == 1);
+  CHECK(relative_error(g, back, feeds) <= 1e-6);
+  auto std_form = g;
+  (void)passes::decompose_for_export(std_form);
+  CHECK(!has_bigmodel_op(std_form));
+  CHECK(relative_error(f32_attention, std_form, feeds) <= 1e-5);
+  // And back to f32.
+  CHECK(passes::quantize_attention(false).run(g).changes() == 1);
+  CHECK(int8_of(g) == 0);
+  CHECK(relative_error(f32_attention, g, feeds) <= 1e-6);
 }

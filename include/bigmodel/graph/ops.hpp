@@ -311,9 +311,13 @@ struct attention {
   std::int64_t causal = 0;
   std::int64_t k_transposed = 0;
   std::int64_t layout = 0;  // 0: [..., H, T, D]; 1: [B, T, H, D]
+  // 1: q·kᵀ and p·v as int8 products (quant::quantize_attention sets it on int8 graphs): q and the softmax's
+  // weights quantized per row to u8, k per key and v per channel to symmetric s8 (runtime/kernels/attention.hpp).
+  std::int64_t int8 = 0;
   static constexpr auto fields() {
     return std::tuple{field{"scale", &attention::scale}, field{"causal", &attention::causal},
-                      field{"k_transposed", &attention::k_transposed}, field{"layout", &attention::layout}};
+                      field{"k_transposed", &attention::k_transposed}, field{"layout", &attention::layout},
+                      field{"int8", &attention::int8}};
   }
   friend bool operator==(const attention&, const attention&) = default;
 };

@@ -39,8 +39,22 @@ class packed_weights {
   }
   [[nodiscard]] std::size_t bytes() const noexcept { return panels() * (panel_bytes() + nr_ * sizeof(std::int32_t)); }
 
-  friend packed_weights pack_weights(const std::int8_t*, std::size_t, std::size_t, std::size_t, weight_layout,
-                                     std::optional<isa>);
+  // Sizes this object for K x N weights in `target`'s layout with every byte (padding included) zero, reusing
+  // its buffer when that is large enough (no allocation once grown); for packers that write the layout themselves
+  // (pack_weights; quantize_pack.hpp's per-call packers of attention's k and v). `target` must be compiled in.
+  void reset(std::size_t k, std::size_t n, isa target) {
+    target_ = target;
+    k_ = k;
+    n_ = n;
+    nr_ = config_for(target).nr;
+    kp_ = (k + k_group - 1) / k_group * k_group;
+    data_.reserve(bytes());
+    std::memset(data_.data(), 0, bytes());
+  }
+  [[nodiscard]] std::int8_t* mutable_data() noexcept { return reinterpret_cast<std::int8_t*>(data_.data()); }
+  [[nodiscard]] std::int32_t* mutable_column_sums() noexcept {
+    return reinterpret_cast<std::int32_t*>(data_.data() + panels() * panel_bytes());
+  }
 
  private:
   aligned_buffer data_;
@@ -63,17 +77,10 @@ inline packed_weights pack_weights(const std::int8_t* w, std::size_t k, std::siz
   require(is_compiled(t), "kernels.isa_unsupported", "pack_weights: ISA not compiled in", std::string(isa_name(t)));
 
   packed_weights p;
-  p.target_ = t;
-  p.k_ = k;
-  p.n_ = n;
-  p.nr_ = config_for(t).nr;
-  p.kp_ = (k + k_group - 1) / k_group * k_group;
-  p.data_.reserve(p.bytes());
-  std::memset(p.data_.data(), 0, p.bytes());
-
-  auto* out = reinterpret_cast<std::int8_t*>(p.data_.data());
-  auto* sums = reinterpret_cast<std::int32_t*>(p.data_.data() + p.panels() * p.panel_bytes());
-  const std::size_t nr = p.nr_;
+  p.reset(k, n, t);
+  auto* out = p.mutable_data();
+  auto* sums = p.mutable_column_sums();
+  const std::size_t nr = p.nr();
   for (std::size_t col = 0; col < n; ++col) {
     std::int8_t* panel = out + (col / nr) * p.panel_bytes() + (col % nr) * k_group;
     std::int32_t sum = 0;

@@ -10,6 +10,7 @@
 //   g |= passes::quantize_weights<per_group<1, 32>, s4x2>();             // int4, groups of 32 along K
 //   g |= passes::quantize_weights_as<f16>();                             // fp16 weights, f32 compute
 //   auto rep = quant::quantize_static(g, calibration_batches, {.observer = {.kind = quant::observer_kind::entropy}});
+#include "quantize/attention.hpp"
 #include "quantize/dynamic.hpp"
 #include "quantize/dynamic_linear.hpp"
 #include "quantize/dynamic_linear_op.hpp"

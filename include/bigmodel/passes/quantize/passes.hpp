@@ -3,6 +3,7 @@
 // `passes::quantize_dynamic(cfg).run(g)` keeps the report (per-layer notes say what stayed fp32 and why).
 
 #include "../pass.hpp"
+#include "attention.hpp"
 #include "dynamic.hpp"
 #include "dynamic_linear.hpp"
 #include "static.hpp"
@@ -21,6 +22,11 @@ template <granularity Granularity, class Q = std::int8_t>
   quant::dynamic_config cfg;
   cfg.layers.scheme = quant::scheme_of<Granularity, Q>(sym);
   return quantize_dynamic(std::move(cfg));
+}
+
+// int8 q·kᵀ and p·v in the fused Attention ops (attention.hpp); quantize_attention(false) sets them back to f32.
+[[nodiscard]] inline auto quantize_attention(bool on = true) {
+  return make_pass("quantize_attention", [on](auto& g) { return quant::quantize_attention(g, on); });
 }
 
 [[nodiscard]] inline auto quantize_weights(quant::weight_only_config cfg = {}) {

@@ -17,6 +17,8 @@
 
 #include <xsimd/xsimd.hpp>
 
+#include "../../kernels/linear_dynamic.hpp"
+#include "../../kernels/quantize_pack.hpp"
 #include "../../kernels/sgemm.hpp"
 #include "matmul.hpp"
 #include "softmax.hpp"
@@ -132,6 +134,54 @@ struct mask_plane {
     ok = true;
   }
 };
+
+// The int8 form of one head (ops::attention::int8): k (per key) and v (per channel) quantized to s8 and packed
+// once per head; per block of rows, scores = q_block · kᵀ with q quantized per row to u8 on the fly
+// (kernels::linear_dynamic), the softmax's weights in f32 as in the f32 path, then p · v with p quantized per row
+// to u8 (its weights lie in [0, 1], the row's largest is 1: steps of 1/255) and the division by the row's sum.
+// Every block computes the keys the widest block sees (max_cols): the int8 products are ~4x the f32 ones' rate,
+// which outweighs the keys a causal block could skip. mask_of(gi): the mask row of global row gi (or nullptr);
+// last_of(gi): the plane's last visible key of row gi (or S).
+template <class MaskOf, class LastOf>
+void int8_head(const attention_shape& a, const float* qh, std::size_t ldq, const float* kh, std::size_t ldk, const float* vh,
+               std::size_t ldv, float* yh, std::size_t ldy, std::int64_t rb, std::int64_t max_cols, std::vector<float>& tile,
+               std::vector<float>& inv_sum, MaskOf mask_of, LastOf last_of) {
+  namespace bk = ::bigmodel::kernels;
+  thread_local bk::packed_weights k8, v8;
+  thread_local std::vector<float> k_scale, v_scale;
+  const auto cols = static_cast<std::size_t>(max_cols), d = static_cast<std::size_t>(a.d), dv = static_cast<std::size_t>(a.dv);
+  if (max_cols > 0) {
+    k_scale.resize(cols), v_scale.resize(dv);
+    if (a.k_transposed) bk::quantize_pack_columns(kh, d, cols, ldk, k8, k_scale.data());  // kᵀ as [D, S]
+    else bk::quantize_pack_rows(kh, cols, d, ldk, k8, k_scale.data());
+    bk::quantize_pack_columns(vh, cols, dv, ldv, v8, v_scale.data());
+  }
+  for (std::int64_t i0 = 0; i0 < a.t; i0 += rb) {
+    const std::int64_t rows = std::min(rb, a.t - i0);
+    float* yb = yh + static_cast<std::size_t>(i0) * ldy;
+    if (max_cols == 0) {  // the empty sum
+      for (std::int64_t i = 0; i < rows; ++i) std::fill(yb + i * static_cast<std::int64_t>(ldy), yb + i * static_cast<std::int64_t>(ldy) + a.dv, 0.0f);
+    } else {
+      bk::linear_dynamic(static_cast<std::size_t>(rows), qh + static_cast<std::size_t>(i0) * ldq, ldq, k8, k_scale.data(), true,
+                         nullptr, tile.data(), static_cast<std::size_t>(a.s));
+      for (std::int64_t i = 0; i < rows; ++i) {
+        const std::int64_t gi = i0 + i;
+        std::int64_t limit = a.causal ? gi + 1 + (a.s - a.t) : a.s;
+        limit = std::min(limit, last_of(gi));
+        inv_sum[static_cast<std::size_t>(i)] = softmax_weights(tile.data() + i * a.s, max_cols, limit, a.scale, mask_of(gi));
+      }
+      bk::linear_dynamic(static_cast<std::size_t>(rows), tile.data(), static_cast<std::size_t>(a.s), v8, v_scale.data(), true,
+                         nullptr, yb, ldy);
+      for (std::int64_t i = 0; i < rows; ++i)
+        ::bigmodel::kernels::vmath::scale_row(yb + i * static_cast<std::int64_t>(ldy), inv_sum[static_cast<std::size_t>(i)],
+                                              yb + i * static_cast<std::int64_t>(ldy), dv);
+    }
+    for (std::int64_t i = 0; i < rows; ++i)  // rows that see no key at all
+      if (a.causal && i0 + i + 1 + (a.s - a.t) <= 0)
+        std::fill(yb + i * static_cast<std::int64_t>(ldy), yb + i * static_cast<std::int64_t>(ldy) + a.dv,
+                  std::numeric_limits<float>::quiet_NaN());
+  }
+}
 
 }  // namespace detail
 
@@ -254,6 +304,17 @@ inline void run(const ops::attention& op, kernel_context& c) {
         });
       block_cols.push_back(cols);
       max_cols = std::max(max_cols, cols);
+    }
+    if (op.int8 != 0) {
+      detail::int8_head(a, qh, ldq, kh, ldk, vh, ldv, yh, ldy, rb, max_cols, tile, inv_sum, [&](std::int64_t gi) -> const float* {
+        if (!mask || zero_mask) return nullptr;
+        const std::int64_t off = mask_base + gi * mst[sr - 2];
+        if (mask_f32) return mask_f32 + off;
+        for (std::int64_t j = 0; j < max_cols; ++j)
+          mask_row[static_cast<std::size_t>(j)] = static_cast<float>(mask->as_double(off + j * mst[sr - 1]));
+        return mask_row.data();
+      }, [&](std::int64_t gi) { return use_plane ? pl->last_of(gi) : a.s; });
+      return;
     }
     // With several blocks of rows, k and v are packed once per head (not once per block): scores = q . kᵀ takes
     // kᵀ's first `cols` columns, p . v takes v's first `cols` rows. One block (e.g. a few query rows against a long
