@@ -139,8 +139,9 @@ struct mask_plane {
 // once per head; per block of rows, scores = q_block · kᵀ with q quantized per row to u8 on the fly
 // (kernels::linear_dynamic), the softmax's weights in f32 as in the f32 path, then p · v with p quantized per row
 // to u8 (its weights lie in [0, 1], the row's largest is 1: steps of 1/255) and the division by the row's sum.
-// Every block computes the keys the widest block sees (max_cols): the int8 products are ~4x the f32 ones' rate,
-// which outweighs the keys a causal block could skip. mask_of(gi): the mask row of global row gi (or nullptr);
+// Every block computes the keys the widest block sees (max_cols): with VNNI the int8 products run at ~4x the f32
+// ones' rate, which outweighs the keys a causal block could skip (on AVX2 the two rates are alike: this form is
+// opt in, see benchmarks/RESULTS.md "int8 attention"). mask_of(gi): the mask row of global row gi (or nullptr);
 // last_of(gi): the plane's last visible key of row gi (or S).
 template <class MaskOf, class LastOf>
 void int8_head(const attention_shape& a, const float* qh, std::size_t ldq, const float* kh, std::size_t ldk, const float* vh,
